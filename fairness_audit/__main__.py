@@ -1,0 +1,3 @@
+from fairness_audit.cli import main
+
+main()

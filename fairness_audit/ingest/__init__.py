@@ -1,0 +1,1 @@
+"""Ingest: turn a raw EOIR release or a published extract into the decisions table."""
