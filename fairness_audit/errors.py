@@ -14,6 +14,10 @@ class ConfigError(AuditError):
     """The audit configuration (YAML) has a missing, unknown or invalid key."""
 
 
+class MappingError(ConfigError):
+    """A column mapping (YAML) for ``ingest table`` has a missing, unknown or invalid key."""
+
+
 class TableError(AuditError):
     """A decisions table, workload file or extract cannot be used as it is."""
 

@@ -4,6 +4,9 @@ Shape of ``Ledger.to_dict()``::
 
     {table: {"rows_read": n, "used": n, "set_aside": {reason: n}, "values_nulled": {column: n}}}
 
+plus, only when some were found, ``"values_unlisted": {column: {source value: n}}``: source
+values that a column mapping did not list (``ingest table``), among the rows used.
+
 ``Ledger.check()`` enforces rows_read == used + sum(set_aside) for every table; a stage that
 cannot make its counts add up has lost rows and must fail loudly rather than write output.
 """
@@ -23,6 +26,7 @@ class TableLedger:
     used: int = 0
     set_aside: Counter = field(default_factory=Counter)
     values_nulled: Counter = field(default_factory=Counter)
+    values_unlisted: dict[str, Counter] = field(default_factory=dict)
 
     def set_aside_rows(self, reason: str, n: int) -> None:
         if n:
@@ -32,17 +36,29 @@ class TableLedger:
         if n:
             self.values_nulled[column] += int(n)
 
+    def unlisted_values(self, column: str, counts: dict[str, int]) -> None:
+        """Count source values of ``column`` that the mapping did not list."""
+        counts = {str(k): int(v) for k, v in counts.items() if v}
+        if counts:
+            self.values_unlisted.setdefault(column, Counter()).update(counts)
+
     @property
     def n_set_aside(self) -> int:
         return int(sum(self.set_aside.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rows_read": int(self.rows_read),
             "used": int(self.used),
             "set_aside": dict(sorted(self.set_aside.items())),
             "values_nulled": dict(sorted(self.values_nulled.items())),
         }
+        if self.values_unlisted:
+            out["values_unlisted"] = {
+                col: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+                for col, counts in sorted(self.values_unlisted.items())
+            }
+        return out
 
 
 class LedgerMismatch(AuditError):
@@ -76,4 +92,6 @@ class Ledger:
             entry.used = int(t.get("used", 0))
             entry.set_aside.update(t.get("set_aside", {}))
             entry.values_nulled.update(t.get("values_nulled", {}))
+            for col, counts in t.get("values_unlisted", {}).items():
+                entry.unlisted_values(col, counts)
         return ledger
