@@ -113,11 +113,12 @@ class ColumnSpec:
         if self.mode == MISSING:
             return MISSING
         if self.mode == DERIVED:
-            return {DERIVED: list(DERIVATIONS[self.column])}
+            return DERIVED
         out: dict[str, Any] = {"from": self.source}
         if self.values is not None:
             out["values"] = {k: _target_to_dict(v) for k, v in self.values}
-        out["unlisted"] = _target_to_dict(self.unlisted)
+        if self.values is not None or self.unlisted != KEEP:
+            out["unlisted"] = _target_to_dict(self.unlisted)
         if self.column in HASH_PREFIXES:
             out["hash"] = self.hash
         if self.format is not None:
@@ -157,7 +158,7 @@ class Mapping:
         raise KeyError(column)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved mapping (every default filled in), JSON-safe."""
+        """The resolved mapping (defaults filled in), JSON-safe; ``parse_mapping`` reads it back."""
         return {
             "name": self.name,
             "description": self.description,
