@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fairness-audit simulate --out $(DEMO)/data/court.parquet --seed 20181001
-	$(BIN)/fairness-audit audit $(DEMO)/data/court.parquet --out $(DEMO)
+	$(BIN)/fairness-audit simulate --out out/data/court.parquet --seed 20181001
+	$(BIN)/fairness-audit audit out/data/court.parquet --out $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q

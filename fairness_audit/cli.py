@@ -1,0 +1,157 @@
+"""The ``fairness-audit`` command: a thin Typer layer over the library.
+
+Each command parses its options, calls one library function and prints a short summary. A
+user mistake (``AuditError``) becomes one line on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fairness_audit.errors import AuditError, ValidationFailed
+
+app = typer.Typer(
+    name="fairness-audit",
+    help="Audit immigration-court decisions for due-process and fairness problems: ingest or "
+         "simulate a decisions table, run the pre-registered audit plan, write the report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors caused by the input into one line and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationFailed as exc:
+            say(f"error: {exc.path}: the decisions table breaks the contract:")
+            for line in exc.problems:
+                say(f"  - {line}")
+            raise typer.Exit(1) from None
+        except AuditError as exc:
+            say(f"error: {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the table: STEM.parquet "
+                                                    "(companions are written beside it).")],
+    decisions: Annotated[int | None, typer.Option(
+        help="About how many merits decisions to simulate; scales the number of judges and "
+             "courts, never a judge's pace. Default: 8 courts of 5 judges, about 180,000.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")]
+    = 20181001,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="YAML file overriding simulation parameters (see docs/simulator.md).")]
+    = None,
+    null: Annotated[bool, typer.Option(
+        "--null", help="Set every tested term of H1-H5 and H7 to zero (group gaps and judge "
+                       "spread kept).")] = False,
+    no_judge_spread: Annotated[bool, typer.Option(
+        "--no-judge-spread", help="Give every judge of a court the same leniency (H6's null).")]
+    = False,
+    anticipation: Annotated[str | None, typer.Option(
+        help="Start the pressure effects at this date (YYYY-MM-DD) instead of 2018-10-01.")]
+    = None,
+) -> None:
+    """Simulate a court system with planted effects and write it as a decisions table.
+
+    Writes STEM.parquet, STEM.judge_completions.parquet, STEM.ledger.json and STEM.truth.json
+    (the generating parameters and each model term's target).
+
+    Example: fairness-audit simulate --out out/data/court.parquet --seed 7
+    """
+    from fairness_audit.simulation_io import simulate_to_files
+
+    paths = simulate_to_files(out, decisions=decisions, seed=seed, config=config, null=null,
+                              no_judge_spread=no_judge_spread, anticipation=anticipation,
+                              progress=say)
+    typer.echo(f"wrote {paths.decisions} (+ judge_completions, ledger, truth)")
+
+
+@app.command()
+@user_errors
+def validate(
+    file: Annotated[Path, typer.Argument(help="A decisions table (.parquet).")],
+) -> None:
+    """Check a decisions table against the contract; one line per problem, exit 1 if any.
+
+    Example: fairness-audit validate out/data/court.parquet
+    """
+    from fairness_audit.schema import validate_decisions, validate_workload
+    from fairness_audit.tables import read_decision_data
+
+    data = read_decision_data(file)
+    problems = validate_decisions(data.decisions)
+    if data.workload is not None:
+        problems += [f"{data.paths.workload.name}: {p}" for p in validate_workload(data.workload)]
+    if problems:
+        for line in problems:
+            typer.echo(f"{file}: {line}", err=True)
+        raise typer.Exit(1)
+    workload = "with" if data.workload is not None else "without"
+    typer.echo(f"{file}: valid decisions table, {len(data.decisions):,} rows ({workload} a "
+               f"judge-workload file)")
+
+
+@app.command()
+@user_errors
+def audit(
+    file: Annotated[Path, typer.Argument(help="A decisions table (.parquet) from ingest or simulate.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json, report.md, "
+                                                    "report.html, figures/ and tables/.")],
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="The audit plan (YAML). Default: the packaged configs/default.yaml.")]
+    = None,
+) -> None:
+    """Run the audit plan on a decisions table and write the report.
+
+    Example: fairness-audit audit out/data/court.parquet --out out/demo
+    """
+    from fairness_audit.audit import run_audit
+    from fairness_audit.config import load_config
+    from fairness_audit.report.render import findings_lines
+
+    plan = load_config(config)
+    results = run_audit(file, plan, out, progress=say)
+    typer.echo(f"wrote {out}/report.html, {out}/report.md and {out}/results.json")
+    for line in findings_lines(results):
+        typer.echo(f"  {line}")
+
+
+def _register_subcommands() -> None:
+    from fairness_audit.ingest.commands import app as ingest_app
+
+    app.add_typer(ingest_app, name="ingest")
+
+
+try:
+    _register_subcommands()
+except ImportError:  # pragma: no cover - only while a sub-app module is absent
+    pass
+
+
+def main() -> None:
+    app(prog_name="fairness-audit")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

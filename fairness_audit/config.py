@@ -1,0 +1,165 @@
+"""The audit configuration: one frozen object, loaded from YAML, that travels through every stage.
+
+The packaged ``configs/default.yaml`` is the default plan (identical to the repository's
+``configs/default.yaml``). A user's file is validated against the same model; every error names
+the key, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fairness_audit.errors import ConfigError
+
+Role = Literal["primary", "placebo", "supporting", "robustness"]
+Family = Literal["logit", "ols"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Policy(_Frozen):
+    start: dt.date = dt.date(2018, 10, 1)
+    end: dt.date = dt.date(2021, 10, 1)
+    memo: dt.date = dt.date(2018, 3, 30)
+
+
+class Window(_Frozen):
+    start: dt.date = dt.date(2016, 10, 1)
+    end: dt.date = dt.date(2021, 10, 1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError(f"window.end ({self.end}) must be after window.start ({self.start})")
+        return self
+
+
+class Features(_Frozen):
+    quota_target: int = Field(700, gt=0)
+    completions: Literal["merits", "all"] = "merits"
+    intensity_window: tuple[int, int] = (2015, 2016)
+
+
+class Inference(_Frozen):
+    alpha: float = Field(0.05, gt=0, lt=1)
+    adjustment: Literal["bh", "holm"] = "bh"
+    cluster: str = "judge_id"
+    interval_level: float = Field(0.95, gt=0, lt=1)
+    placebo_forces_inconclusive: bool = True
+
+
+class ModelSpec(_Frozen):
+    """One regression: outcome ~ terms | fixed effects, on the named sample filters."""
+
+    family: Family
+    outcome: str
+    terms: tuple[str, ...]
+    fixed_effects: tuple[str, ...] = ()
+    sample: tuple[str, ...] = ()
+
+
+class TestSpec(_Frozen):
+    id: str
+    role: Role
+    model: str
+    term: str
+    concern_sign: Literal[-1, 1]
+    sesoi: float = Field(gt=0)
+    sesoi_reason: str
+
+
+class HypothesisSpec(_Frozen):
+    tests: tuple[TestSpec, ...]
+
+
+class Disparities(_Frozen):
+    outcomes: tuple[str, ...] = ("granted",)
+    dimensions: tuple[str, ...] = ("represented", "custody", "nationality", "court_id")
+    min_cell: int = Field(30, ge=1)
+    reference: dict[str, str] = Field(default_factory=dict)
+
+
+class AuditConfig(_Frozen):
+    seed: int = 20181001
+    policy: Policy = Policy()
+    window: Window = Window()
+    features: Features = Features()
+    inference: Inference = Inference()
+    controls: tuple[str, ...] = ("represented", "detained", "juvenile", "asylum_application")
+    fixed_effects: tuple[str, ...] = ("judge_id", "fiscal_year", "fiscal_month", "nationality",
+                                      "case_type")
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    hypotheses: dict[str, HypothesisSpec] = Field(default_factory=dict)
+    disparities: Disparities = Disparities()
+
+    @model_validator(mode="after")
+    def _tests_name_models(self) -> AuditConfig:
+        for hid, hyp in self.hypotheses.items():
+            for test in hyp.tests:
+                if test.model not in self.models:
+                    raise ValueError(
+                        f"hypotheses.{hid}: test '{test.id}' names model '{test.model}', "
+                        f"expected one of {sorted(self.models)}"
+                    )
+                if test.term not in self.models[test.model].terms:
+                    raise ValueError(
+                        f"hypotheses.{hid}: test '{test.id}' tests term '{test.term}', which model "
+                        f"'{test.model}' does not have (terms: {list(self.models[test.model].terms)})"
+                    )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration, JSON-safe (dates as ISO strings)."""
+        return self.model_dump(mode="json")
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        found = err.get("input")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: key '{key}' is not a known option")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: key '{key}' is required")
+        else:
+            lines.append(f"{source}: key '{key}': {err['msg']}; found {found!r}")
+    return "\n".join(lines)
+
+
+def default_config_text() -> str:
+    return resources.files("fairness_audit").joinpath("configs/default.yaml").read_text()
+
+
+def parse_config(data: Any, source: str = "config") -> AuditConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of options at the top level, found "
+                          f"{type(data).__name__}")
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(source, exc)) from None
+
+
+def load_config(path: str | Path | None = None) -> AuditConfig:
+    """Load a configuration file, or the packaged default when ``path`` is None."""
+    if path is None:
+        return parse_config(yaml.safe_load(default_config_text()), "default config")
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: expected YAML, could not parse it ({exc})") from None
+    return parse_config(data, str(p))

@@ -1,0 +1,231 @@
+"""The critics' concerns as tested hypotheses: plan (config) -> fitted models -> tests -> verdicts.
+
+Each hypothesis of the plan names tests; each test reads one term of one model. Models are
+fitted once and shared between tests. The primary tests of every hypothesis present form one
+multiple-testing family (contract section 6). Placebo tests are also design checks: a pre-policy
+slope that is not zero means the pressure measure picks up something else, and by default that
+forces the hypothesis' primary verdicts to "inconclusive".
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fairness_audit.config import AuditConfig, ModelSpec, TestSpec
+from fairness_audit.errors import AuditError, ModelWarning, NotEstimable
+from fairness_audit.features import AnalysisFrame
+from fairness_audit.inference import (
+    INCONCLUSIVE,
+    METHOD_NAMES,
+    adjust,
+    hypothesis_verdict,
+    verdict_of_test,
+)
+from fairness_audit.models.design import build_design
+from fairness_audit.models.regression import FitResult, fit
+
+
+@dataclass(frozen=True)
+class HypothesisText:
+    title: str
+    concern: str
+    design: str
+    threats: tuple[str, ...]
+
+
+HYPOTHESES: dict[str, HypothesisText] = {
+    "H1": HypothesisText(
+        "Quantity over quality: judges rush",
+        "Judges are pushed to rush: quantity over quality.",
+        "Difference-in-differences and event study around 2018-10-01; intensity = the judge's "
+        "pre-policy shortfall from 700 a year; judge and court x quarter fixed effects.",
+        ("Judges who were slow before may have sped up anyway (regression to the mean).",
+         "Concurrent policies (Matter of A-B-, Matter of L-A-B-R-, hiring classes, COVID).")),
+    "H2": HypothesisText(
+        "Pressure shifts outcomes against respondents",
+        "\"The boss wants removal orders, not grants\": quota pressure shifts outcomes against "
+        "respondents.",
+        "Logit of grant on the judge's shortfall from the pro-rated 700 target at the decision "
+        "date, before and after the quota, with judge, fiscal-year, fiscal-month, nationality and "
+        "case-type fixed effects and judge-clustered errors. The tested term is the change in the "
+        "shortfall slope once the quota applied (post_policy:quota_shortfall); the slope before "
+        "the quota is a placebo.",
+        ("Within a judge, the shortfall rises when the docket holds harder cases that take longer; "
+         "if those cases are also less often granted, the slope is not the quota's effect.",
+         "Logit with judge fixed effects is biased when judges have few decisions (incidental "
+         "parameters); the linear probability version is a check.",
+         "Shortfall is measured from the completions in the data: a judge's missing or "
+         "misattributed completions (several judge codes, transfers) distort it.",
+         "Policies at nearly the same time (Matter of A-B-, June 2018) change grant rates for "
+         "everyone; the fiscal-year effects absorb them only if they hit judges alike.")),
+    "H3": HypothesisText(
+        "Speed costs accuracy",
+        "Speed costs accuracy: faster decisions are reversed or remanded more often.",
+        "Logit of remand given an appeal the board decided, on case duration and quota pressure.",
+        ("Which decisions are appealed is itself chosen; the board's own backlog and policy "
+         "changed over the period.",)),
+    "H4": HypothesisText(
+        "Vulnerable people pay the price",
+        "Asylum seekers, the unrepresented, the detained and children pay the price.",
+        "H2 with interactions: post x pressure x group (triple difference).",
+        ("Group membership is recorded with error (representation dates, juvenile flags).",)),
+    "H5": HypothesisText(
+        "Disparities between groups of respondents",
+        "Grant rates differ by representation and other characteristics, and the gaps widen "
+        "after the quota.",
+        "Linear probability model of grant on unrepresented and its post-policy change, with "
+        "controls and fixed effects; group rates with intervals.",
+        ("Unmeasured differences between represented and unrepresented cases.",)),
+    "H6": HypothesisText(
+        "Refugee roulette",
+        "Outcomes depend on the judge, not the case.",
+        "Within-court spread of case-mix adjusted judge effects (variance component).",
+        ("Cases are not randomly assigned within every court.",)),
+    "H7": HypothesisText(
+        "Rushing produces removal orders without a hearing",
+        "Rushing produces removal orders in absentia.",
+        "Same design as H2 with the in-absentia order as outcome.",
+        ("Notice failures and address errors vary over time for reasons unrelated to judges.",)),
+}
+
+
+def scale_of(spec: ModelSpec) -> tuple[str, float]:
+    """The reporting scale of a model's coefficients and the factor that converts to it."""
+    if spec.family == "logit":
+        return "log-odds", 1.0
+    if spec.outcome == "log_duration":
+        return "log-days", 1.0
+    if spec.outcome in ("n_hearings", "n_continuances"):
+        return "count", 1.0
+    return "percentage-points", 100.0
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """A fitted model, or why it could not be fitted."""
+
+    result: FitResult | None
+    problem: str | None = None
+
+
+def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> dict[str, ModelOutcome]:
+    out: dict[str, ModelOutcome] = {}
+    for name in sorted(names):
+        spec = config.models[name]
+        try:
+            design = build_design(frame.data, spec, cluster=config.inference.cluster)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ModelWarning)
+                result = fit(design, name=name)
+            del caught  # the notes travel in result.warnings
+            out[name] = ModelOutcome(result)
+        except NotEstimable as exc:
+            out[name] = ModelOutcome(None, str(exc))
+        except AuditError as exc:
+            out[name] = ModelOutcome(None, f"could not be fitted: {exc}")
+    return out
+
+
+def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[str, Any]:
+    mspec = config.models[spec.model]
+    scale, factor = scale_of(mspec)
+    row: dict[str, Any] = {
+        "id": spec.id, "role": spec.role, "model": spec.model, "outcome": mspec.outcome,
+        "term": spec.term, "scale": scale, "estimate": None, "std_error": None, "ci_low": None,
+        "ci_high": None, "p_value": None, "p_adjusted": None, "n_obs": None,
+        "concern_sign": spec.concern_sign, "sesoi": spec.sesoi, "sesoi_reason": spec.sesoi_reason,
+        "verdict": INCONCLUSIVE, "verdict_reason": model.problem,
+    }
+    res = model.result
+    if res is None:
+        return row
+    table = res.to_frame(config.inference.interval_level).set_index("term")
+    if spec.term not in table.index or not np.isfinite(table.loc[spec.term, "estimate"]):
+        row["verdict_reason"] = f"not estimable: {spec.term} (dropped by the engine)"
+        return row
+    t = table.loc[spec.term]
+    row.update({
+        "estimate": float(t["estimate"]) * factor, "std_error": float(t["std_error"]) * factor,
+        "ci_low": float(t["ci_low"]) * factor, "ci_high": float(t["ci_high"]) * factor,
+        "p_value": float(t["p_value"]), "n_obs": int(res.n_obs),
+    })
+    return row
+
+
+def _placebo_check(row: dict[str, Any], alpha: float, df: int | None) -> dict[str, Any]:
+    if row["estimate"] is None:
+        return {"name": f"placebo {row['id']}: {row['term']} before the policy is zero",
+                "statistic": None, "df": None, "p_value": None, "passed": None}
+    stat = row["estimate"] / row["std_error"] if row["std_error"] else None
+    return {"name": f"placebo {row['id']}: {row['term']} before the policy is zero",
+            "statistic": stat, "df": df, "p_value": row["p_value"],
+            "passed": bool(row["p_value"] >= alpha)}
+
+
+def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
+    """Fit the plan's models and turn them into hypotheses with tests, checks and verdicts.
+
+    Returns (hypotheses, models, family) in the shapes of results.json.
+    """
+    needed = {t.model for h in config.hypotheses.values() for t in h.tests}
+    fits = fit_models(frame, config, needed)
+    alpha = config.inference.alpha
+    hypotheses = []
+    for hid, hyp in config.hypotheses.items():
+        text = HYPOTHESES.get(hid, HypothesisText(hid, "", "", ()))
+        tests = [_test_row(t, fits[t.model], config) for t in hyp.tests]
+        checks = []
+        for row in tests:
+            if row["role"] == "placebo":
+                res = fits[row["model"]].result
+                checks.append(_placebo_check(row, alpha, res.df_t if res else None))
+        hypotheses.append({
+            "id": hid, "title": text.title, "concern": text.concern, "design": text.design,
+            "threats": list(text.threats), "verdict": INCONCLUSIVE, "verdict_reason": "",
+            "tests": tests, "checks": checks,
+        })
+
+    primary = [t for h in hypotheses for t in h["tests"]
+               if t["role"] == "primary" and t["p_value"] is not None]
+    for t, p_adj in zip(primary, adjust([t["p_value"] for t in primary],
+                                        config.inference.adjustment), strict=True):
+        t["p_adjusted"] = p_adj
+    family = {"method": METHOD_NAMES[config.inference.adjustment],
+              "tests": [t["id"] for t in primary], "alpha": alpha}
+
+    for h in hypotheses:
+        failed = [c["name"] for c in h["checks"] if c["passed"] is False]
+        forced = "; ".join(failed) if failed and config.inference.placebo_forces_inconclusive else None
+        for t in h["tests"]:
+            if t["estimate"] is None:
+                continue
+            p_for_verdict = t["p_adjusted"] if t["role"] == "primary" else t["p_value"]
+            verdict, reason = verdict_of_test(
+                estimate=t["estimate"], ci_low=t["ci_low"], ci_high=t["ci_high"],
+                p_value=p_for_verdict, concern_sign=t["concern_sign"], sesoi=t["sesoi"],
+                alpha=alpha, failed_check=forced if t["role"] == "primary" else None)
+            if t["role"] != "primary":
+                reason += " (unadjusted p-value: not in the primary family)"
+            t["verdict"], t["verdict_reason"] = verdict, reason
+        h["verdict"], h["verdict_reason"] = hypothesis_verdict(
+            [t["verdict"] for t in h["tests"] if t["role"] == "primary"])
+
+    models = []
+    for name, outcome in sorted(fits.items()):
+        if outcome.result is not None:
+            models.append(outcome.result.to_dict(config.inference.interval_level))
+        else:
+            spec = config.models[name]
+            models.append({"name": name, "family": spec.family, "engine": None,
+                           "formula": f"{spec.outcome} ~ {' + '.join(spec.terms)}",
+                           "fixed_effects": list(spec.fixed_effects),
+                           "cluster": config.inference.cluster, "cov_type": None,
+                           "small_sample_correction": None, "n_obs": 0, "n_clusters": 0,
+                           "sample": {"filter": " & ".join(spec.sample), "excluded": {}},
+                           "coefficients": [], "warnings": [outcome.problem]})
+    return hypotheses, models, family
+

@@ -1,0 +1,1 @@
+"""Regression engines, their designs and their frozen results."""

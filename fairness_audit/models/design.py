@@ -1,0 +1,140 @@
+"""From a model specification to the arrays an engine fits: the one place where contract term
+names (``post_policy:quota_shortfall``) meet engine column names (``post_policy__quota_shortfall``).
+
+A term is a product of frame columns joined by ':'. Fixed effects are frame columns, or
+interactions written ``court_id^quarter``. Sample filters are named: each removes rows for a
+reason that the model's ``sample.excluded`` reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fairness_audit.config import ModelSpec
+
+ENGINE_SEPARATOR = "__"
+
+
+def column_for(term: str) -> str:
+    """Engine-safe column name of a contract term (':' is formula syntax in every engine)."""
+    return term.replace(":", ENGINE_SEPARATOR)
+
+
+def term_for(column: str) -> str:
+    return column.replace(ENGINE_SEPARATOR, ":")
+
+
+# name -> (reason shown for the rows it removes, mask of rows kept)
+SAMPLE_FILTERS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
+    "in_window": ("outside window or no decision date", lambda d: d["in_window"].astype(bool)),
+    "has_quota_shortfall": ("no quota_shortfall (fiscal year not covered or no date)",
+                            lambda d: d["quota_shortfall"].notna()),
+    "has_pre_policy_gap": ("judge without a complete year in the intensity window",
+                           lambda d: d["pre_policy_gap"].notna()),
+    "not_in_absentia": ("in absentia", lambda d: d["in_absentia"].fillna(0) == 0),
+    "board_decided": ("not appealed, or appeal not yet decided by the board",
+                      lambda d: (d["appealed"].fillna(0) == 1) & d["remanded"].notna()),
+    "post_policy": ("before the policy", lambda d: d["post_policy"] == 1),
+}
+
+
+@dataclass(frozen=True)
+class Design:
+    """The rows and columns one model fits, with what its sample left out and why."""
+
+    spec: ModelSpec
+    data: pd.DataFrame  # outcome, term columns (engine names), fixed-effect columns, cluster
+    terms: tuple[str, ...]
+    fe_columns: tuple[str, ...]
+    cluster: str
+    excluded: dict[str, int]
+    filter_text: str
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.data[self.spec.outcome].to_numpy(dtype=float)
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.data[[column_for(t) for t in self.terms]].to_numpy(dtype=float)
+
+    def fe_codes(self) -> np.ndarray:
+        """Integer codes of each fixed effect, shape (n, n_fe)."""
+        return np.column_stack([pd.factorize(self.data[c])[0] for c in self.fe_columns]) \
+            if self.fe_columns else np.zeros((len(self.data), 0), dtype=int)
+
+
+def _fe_column(frame: pd.DataFrame, fe: str) -> pd.Series:
+    parts = fe.split("^")
+    missing = [p for p in parts if p not in frame.columns]
+    if missing:
+        raise KeyError(missing[0])
+    if len(parts) == 1:
+        return frame[fe].astype("string")
+    out = frame[parts[0]].astype("string")
+    for p in parts[1:]:
+        out = out + "|" + frame[p].astype("string")
+    return out
+
+
+def fe_name(fe: str) -> str:
+    return fe.replace("^", "_x_")
+
+
+def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_id",
+                 outcome: str | None = None) -> Design:
+    """Apply the sample filters, build the term columns and drop rows with missing inputs.
+
+    ``outcome`` overrides the spec's outcome column (used to fit expected outcomes).
+    """
+    from fairness_audit.errors import NotEstimable
+
+    y_col = outcome or spec.outcome
+    excluded: dict[str, int] = {}
+    keep = pd.Series(True, index=frame.index)
+    for name in spec.sample:
+        reason, rule = SAMPLE_FILTERS[name]
+        mask = rule(frame).fillna(False).astype(bool)
+        dropped = int((keep & ~mask).sum())
+        if dropped:
+            excluded[reason] = excluded.get(reason, 0) + dropped
+        keep &= mask
+    rows = frame.loc[keep]
+
+    columns: dict[str, pd.Series] = {y_col: rows[y_col].astype("float64")}
+    for term in spec.terms:
+        parts = term.split(":")
+        for p in parts:
+            if p not in rows.columns:
+                raise NotEstimable(p, f"term '{term}' of the {spec.outcome} model")
+        value = rows[parts[0]].astype("float64")
+        for p in parts[1:]:
+            value = value * rows[p].astype("float64")
+        columns[column_for(term)] = value
+    fe_cols = []
+    for fe in spec.fixed_effects:
+        try:
+            columns[fe_name(fe)] = _fe_column(rows, fe)
+        except KeyError as exc:
+            raise NotEstimable(str(exc.args[0]), f"fixed effect '{fe}'") from None
+        fe_cols.append(fe_name(fe))
+    if cluster not in columns:
+        columns[cluster] = rows[cluster].astype("string")
+    data = pd.DataFrame(columns)
+    for col in list(data.columns):
+        missing = data[col].isna()
+        n = int(missing.sum())
+        if n:
+            label = term_for(str(col)) if col != y_col else col
+            excluded[f"missing {label}"] = excluded.get(f"missing {label}", 0) + n
+            data = data.loc[~missing]
+    if len(data) == 0:
+        first_missing = next((k for k in excluded if k.startswith("missing ")), None)
+        raise NotEstimable(first_missing[len("missing "):] if first_missing else y_col,
+                           f"no rows left for the {spec.outcome} model ({excluded})")
+    filter_text = " & ".join(spec.sample) if spec.sample else "all decisions"
+    return Design(spec, data, tuple(spec.terms), tuple(fe_cols), cluster, excluded, filter_text)

@@ -1,0 +1,78 @@
+"""Figures drawn from results.json only (never from live models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+_SAVE = {"dpi": 110, "bbox_inches": "tight", "metadata": {"Software": None}}
+
+
+def tests_forest(results: dict[str, Any], path: Path) -> Path | None:
+    """Estimate and interval of every test, grouped by scale, with the smallest effect of interest."""
+    rows = [(h["id"], t) for h in results["hypotheses"] for t in h["tests"]
+            if t["estimate"] is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 0.55 * len(rows) + 1.2))
+    for i, (_hid, t) in enumerate(reversed(rows)):
+        color = {"primary": "#1f4e79", "placebo": "#888888"}.get(t["role"], "#4f81bd")
+        ax.errorbar(t["estimate"], i, xerr=[[t["estimate"] - t["ci_low"]], [t["ci_high"] - t["estimate"]]],
+                    fmt="o", color=color, capsize=3)
+        ax.axvspan(-t["sesoi"], t["sesoi"], ymin=(i + 0.1) / len(rows), ymax=(i + 0.9) / len(rows),
+                   color="#e8e8e8", zorder=0)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{t['id']} ({t['role']})\n{t['term']} [{t['scale']}]" for _, t in reversed(rows)],
+                       fontsize=8)
+    ax.set_xlabel("estimate with 95% interval (grey band: smaller than the smallest effect of interest)")
+    ax.set_title("Tests of the audit plan")
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Path) -> Path | None:
+    """Rates by group before and after the policy, with 95% intervals; suppressed cells omitted."""
+    rows = [r for r in results["disparities"]
+            if r["outcome"] == outcome and r["dimension"] == dimension and not r["suppressed"]]
+    if not rows:
+        return None
+    groups = sorted({r["group"] for r in rows})
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(groups) + 1.3))
+    for offset, (period, color) in zip((-0.15, 0.15), (("pre_policy", "#7f7f7f"), ("post_policy", "#c0504d")),
+                                       strict=True):
+        for i, g in enumerate(groups):
+            r = next((x for x in rows if x["group"] == g and x["period"] == period), None)
+            if r is None:
+                continue
+            ax.errorbar(100 * r["value"], i + offset,
+                        xerr=[[100 * (r["value"] - r["ci_low"])], [100 * (r["ci_high"] - r["value"])]],
+                        fmt="o", color=color, capsize=2, ms=4,
+                        label=period.replace("_", " ") if i == 0 else None)
+    ax.set_yticks(range(len(groups)))
+    ax.set_yticklabels(groups, fontsize=8)
+    ax.set_xlabel(f"{outcome} rate, % (95% judge-clustered interval)")
+    ax.set_title(f"{outcome} by {dimension}")
+    ax.legend(fontsize=8, loc="best")
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def all_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    figures: dict[str, Path] = {}
+    path = tests_forest(results, outdir / "tests.png")
+    if path:
+        figures["tests"] = path
+    pairs = sorted({(r["outcome"], r["dimension"]) for r in results["disparities"]})
+    for outcome, dimension in pairs:
+        path = group_rates(results, outcome, dimension, outdir / f"rates_{outcome}_{dimension}.png")
+        if path:
+            figures[f"rates_{outcome}_{dimension}"] = path
+    return figures

@@ -1,0 +1,122 @@
+"""The audit report, written from results.json alone (no model is consulted here).
+
+``write_report(results, outdir)`` writes report.md, report.html (self-contained: figures are
+embedded), figures/*.png and tables/*.csv. Labels from the data are escaped by the HTML
+template's autoescaping and neutralised in CSV cells that a spreadsheet would run as formulas.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from fairness_audit.report import plots
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that spreadsheets will not execute (labels starting with = + - @)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    if not rows:
+        return
+    fields = list(rows[0])
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: safe_cell(v) for k, v in row.items()})
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 10 ** (-digits):
+            return f"{value:.2e}"
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def pvalue(value: Any) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("fairness_audit", "report/templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(fmt=fmt, pct=pct, pvalue=pvalue)
+    return env
+
+
+def _disparity_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    tables: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in results["disparities"]:
+        key = (row["outcome"], row["dimension"])
+        table = tables.setdefault(key, {"outcome": row["outcome"], "dimension": row["dimension"],
+                                        "reference": row["reference"], "groups": {}})
+        table["groups"].setdefault(row["group"], {})[row["period"]] = row
+    return list(tables.values())
+
+
+def write_report(results: dict[str, Any], outdir: Path) -> None:
+    """Write report.md, report.html, figures/ and tables/ from a results dict."""
+    outdir = Path(outdir)
+    figures_dir, tables_dir = outdir / "figures", outdir / "tables"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+
+    figures = plots.all_figures(results, figures_dir)
+    embedded = {name: base64.b64encode(path.read_bytes()).decode() for name, path in figures.items()}
+
+    tests = [{"hypothesis": h["id"], **t} for h in results["hypotheses"] for t in h["tests"]]
+    _write_csv(tests, tables_dir / "tests.csv")
+    _write_csv(results["disparities"], tables_dir / "disparities.csv")
+    coefs = [{"model": m["name"], **c} for m in results["models"] for c in m["coefficients"]]
+    _write_csv(coefs, tables_dir / "coefficients.csv")
+
+    context = {
+        "r": results,
+        "disparity_tables": _disparity_tables(results),
+        "figures": {name: f"figures/{path.name}" for name, path in figures.items()},
+        "embedded": embedded,
+        "absent": [h for h in ("H1", "H2", "H3", "H4", "H5", "H6", "H7")
+                   if h not in {x["id"] for x in results["hypotheses"]}],
+    }
+    env = _environment()
+    (outdir / "report.md").write_text(env.get_template("report.md.j2").render(**context))
+    (outdir / "report.html").write_text(env.get_template("report.html.j2").render(**context))
+
+
+def findings_lines(results: dict[str, Any]) -> list[str]:
+    """A few lines for the terminal: each hypothesis' verdict and its primary estimate."""
+    lines = []
+    for h in results["hypotheses"]:
+        primary = [t for t in h["tests"] if t["role"] == "primary"]
+        detail = ""
+        if primary and primary[0]["estimate"] is not None:
+            t = primary[0]
+            detail = (f": {t['term']} = {fmt(t['estimate'])} {t['scale']} "
+                      f"[{fmt(t['ci_low'])}, {fmt(t['ci_high'])}], adjusted p {pvalue(t['p_adjusted'])}")
+        lines.append(f"{h['id']} {h['title']}: {h['verdict']}{detail}")
+    return lines
+

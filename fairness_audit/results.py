@@ -1,0 +1,64 @@
+"""results.json (contract section 7): assembling, validating and writing it.
+
+``SCHEMA_VERSION`` follows the contract: additive changes bump the minor number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_VERSION = "1.0"
+_VERSIONED = ("fairness_audit", "pandas", "numpy", "scipy", "statsmodels", "pyfixest", "fairlearn",
+              "duckdb", "pyarrow")
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads(resources.files("fairness_audit").joinpath("schemas/results.schema.json")
+                      .read_text())
+
+
+def validate_results(results: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError if ``results`` breaks the schema."""
+    jsonschema.validate(results, load_schema())
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def created_timestamp() -> str:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else now, in UTC."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch
+              else dt.datetime.now(dt.UTC).replace(microsecond=0))
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def provenance(inputs: list[Path], config: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {
+        "inputs": [{"path": str(p), "sha256": sha256_of(p)} for p in inputs if p.exists()],
+        "config": config, "versions": versions(), "seed": int(seed), "created": created_timestamp(),
+    }

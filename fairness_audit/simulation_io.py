@@ -1,0 +1,64 @@
+"""Simulate a court system and write it as a decisions table with its truth file."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from fairness_audit.config import load_config
+from fairness_audit.errors import ConfigError
+from fairness_audit.schema import coerce_decisions
+from fairness_audit.simulate import SimulationParams, judges_for, simulate
+from fairness_audit.tables import TablePaths, write_decision_data, write_json
+from fairness_audit.truth import model_targets
+
+
+def load_params(config: Path | None) -> SimulationParams:
+    if config is None:
+        return SimulationParams()
+    if not config.exists():
+        raise ConfigError(f"{config}: simulation config not found")
+    try:
+        data = yaml.safe_load(config.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config}: expected YAML, could not parse it ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config}: expected a mapping of simulation parameters, found "
+                          f"{type(data).__name__}")
+    try:
+        return SimulationParams.from_dict(data)
+    except TypeError as exc:
+        raise ConfigError(f"{config}: {exc}") from None
+
+
+def simulate_to_files(out: Path, *, decisions: int | None = None, seed: int = 20181001,
+                      config: Path | None = None, null: bool = False,
+                      no_judge_spread: bool = False, anticipation: str | None = None,
+                      progress: Callable[[str], None] = lambda m: None) -> TablePaths:
+    """Simulate, compute each model term's target, and write the files of contract section 2."""
+    paths = TablePaths.from_path(out)
+    params = judges_for(decisions, load_params(config))
+    if null:
+        params = params.null()
+    if no_judge_spread:
+        params = params.without_judge_spread()
+    if anticipation:
+        params = dataclasses.replace(params, effect_start=anticipation)
+    progress(f"simulating {params.n_courts} courts x {params.judges_per_court} judges, "
+             f"FY{params.first_fiscal_year}-FY{params.last_fiscal_year} (seed {seed})")
+    sim = simulate(params, seed=seed)
+    decisions_frame, _ = coerce_decisions(sim.decisions)
+    progress(f"computing each model term's target on {len(decisions_frame):,} decisions")
+    targets = model_targets(decisions_frame, sim.workload, sim.expected, load_config(),
+                            coverage_start=sim.metadata["coverage_start"])
+    metadata = {**sim.metadata, "null": null, "no_judge_spread": no_judge_spread,
+                "anticipation": anticipation}
+    write_decision_data(paths, sim.decisions, sim.workload, sim.ledger, metadata)
+    write_json({**sim.truth, "targets": targets,
+                "target_definition": "each model of the default plan fitted to the expected "
+                                     "outcomes of this draw, on the audit's sample"},
+               paths.truth)
+    return paths
