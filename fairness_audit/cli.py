@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from fairness_audit.errors import AuditError, ValidationFailed
+from fairness_audit.ingest.commands import app as ingest_app
 
 app = typer.Typer(
     name="fairness-audit",
@@ -137,16 +138,7 @@ def audit(
         typer.echo(f"  {line}")
 
 
-def _register_subcommands() -> None:
-    from fairness_audit.ingest.commands import app as ingest_app
-
-    app.add_typer(ingest_app, name="ingest")
-
-
-try:
-    _register_subcommands()
-except ImportError:  # pragma: no cover - only while a sub-app module is absent
-    pass
+app.add_typer(ingest_app, name="ingest")
 
 
 def main() -> None:

@@ -80,6 +80,16 @@ class HypothesisSpec(_Frozen):
     tests: tuple[TestSpec, ...]
 
 
+class AnalysisSpec(_Frozen):
+    """A design that is not one regression (event study, variance components): its ``kind``
+    names a function registered in ``fairness_audit.hypotheses.ANALYSES``; ``options`` are
+    passed to it as they are."""
+
+    kind: str
+    outcome: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class Disparities(_Frozen):
     outcomes: tuple[str, ...] = ("granted",)
     dimensions: tuple[str, ...] = ("represented", "custody", "nationality", "court_id")
@@ -97,6 +107,7 @@ class AuditConfig(_Frozen):
     fixed_effects: tuple[str, ...] = ("judge_id", "fiscal_year", "fiscal_month", "nationality",
                                       "case_type")
     models: dict[str, ModelSpec] = Field(default_factory=dict)
+    analyses: dict[str, AnalysisSpec] = Field(default_factory=dict)
     hypotheses: dict[str, HypothesisSpec] = Field(default_factory=dict)
     disparities: Disparities = Disparities()
 
@@ -104,10 +115,12 @@ class AuditConfig(_Frozen):
     def _tests_name_models(self) -> AuditConfig:
         for hid, hyp in self.hypotheses.items():
             for test in hyp.tests:
+                if test.model in self.analyses:
+                    continue
                 if test.model not in self.models:
                     raise ValueError(
                         f"hypotheses.{hid}: test '{test.id}' names model '{test.model}', "
-                        f"expected one of {sorted(self.models)}"
+                        f"expected one of {sorted(self.models) + sorted(self.analyses)}"
                     )
                 if test.term not in self.models[test.model].terms:
                     raise ValueError(

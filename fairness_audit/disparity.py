@@ -35,12 +35,19 @@ def _cluster_se(influence: pd.Series, clusters: pd.Series) -> tuple[float, int]:
     return float(np.sqrt(g / (g - 1) * np.sum(per_cluster.to_numpy() ** 2))), g
 
 
+def group_labels(values: pd.Series) -> pd.Series:
+    """Text labels of a dimension's groups; true/false flags read "yes"/"no"."""
+    if pd.api.types.is_numeric_dtype(values) and set(values.dropna().unique()) <= {0, 1}:
+        return values.map({1: "yes", 0: "no"}).astype(str)
+    return values.astype(str)
+
+
 def group_table(data: pd.DataFrame, *, outcome: str, dimension: str, reference: str | None,
                 cluster: str, level: float) -> pd.DataFrame:
     """Rates of ``outcome`` by ``dimension``: n, value, interval, difference and ratio to reference."""
     rows = data[data[dimension].notna() & data[outcome].notna()]
     y = rows[outcome].astype(float).to_numpy()
-    groups = rows[dimension].astype(str)
+    groups = group_labels(rows[dimension])
     mf = MetricFrame(metrics={"value": selection_rate, "n": count}, y_true=y, y_pred=y,
                      sensitive_features=groups.rename(dimension))
     by = mf.by_group
@@ -121,6 +128,7 @@ def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]
                                     cluster=config.inference.cluster,
                                     level=config.inference.interval_level)
                 hidden = suppress(table, cfg.min_cell)
+                reference_hidden = bool(hidden[table["group"] == table["reference"]].any())
                 table["p_adjusted"] = np.nan
                 testable = ~hidden & table["p_value"].notna()
                 if testable.any():
@@ -137,5 +145,10 @@ def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]
                            "adjusted_ci_high": None, "suppressed": bool(h)}
                     if h:
                         row.update({k: None for k in SUPPRESSED_FIELDS})
+                    elif reference_hidden:
+                        # a gap to a hidden reference would reveal the reference's rate
+                        row.update({k: None for k in ("difference", "difference_ci_low",
+                                                      "difference_ci_high", "ratio", "p_value",
+                                                      "p_adjusted")})
                     rows.append(row)
     return rows

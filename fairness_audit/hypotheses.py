@@ -10,7 +10,8 @@ forces the hypothesis' primary verdicts to "inconclusive".
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,65 @@ class ModelOutcome:
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """One term of a custom analysis, on its reporting scale."""
+
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_obs: int
+
+
+@dataclass(frozen=True)
+class AnalysisOutput:
+    """What a custom analysis (event study, judge variance...) contributes to the results.
+
+    ``estimates`` maps term names to estimates that tests read; ``checks`` are design checks
+    (a failed one forces the hypothesis' primary verdicts to inconclusive); ``models`` are
+    results.json model entries (with an optional ``series``); ``figures`` holds extra data
+    for the report under a name of the analysis' choosing.
+    """
+
+    scale: str
+    estimates: dict[str, Estimate]
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    problem: str | None = None
+
+
+# kind -> function(frame, config, name, spec) -> AnalysisOutput
+ANALYSES: dict[str, Callable[..., AnalysisOutput]] = {}
+
+
+def register_analysis(kind: str):
+    """Decorator: make a function available to the plan as ``analyses.<name>.kind``."""
+
+    def wrap(func: Callable[..., AnalysisOutput]) -> Callable[..., AnalysisOutput]:
+        ANALYSES[kind] = func
+        return func
+
+    return wrap
+
+
+def run_analyses(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> dict[str, AnalysisOutput]:
+    from fairness_audit import analyses as _registered  # noqa: F401 - registers the kinds
+
+    out = {}
+    for name in sorted(names):
+        spec = config.analyses[name]
+        if spec.kind not in ANALYSES:
+            raise AuditError(f"analyses.{name}: kind '{spec.kind}' is not known; known kinds: "
+                             f"{sorted(ANALYSES)}")
+        try:
+            out[name] = ANALYSES[spec.kind](frame, config, name, spec)
+        except NotEstimable as exc:
+            out[name] = AnalysisOutput(scale="", estimates={}, problem=str(exc))
+    return out
+
+
 def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> dict[str, ModelOutcome]:
     out: dict[str, ModelOutcome] = {}
     for name in sorted(names):
@@ -130,16 +190,31 @@ def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> di
     return out
 
 
-def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[str, Any]:
-    mspec = config.models[spec.model]
-    scale, factor = scale_of(mspec)
-    row: dict[str, Any] = {
-        "id": spec.id, "role": spec.role, "model": spec.model, "outcome": mspec.outcome,
+def _analysis_test_row(spec: TestSpec, output: AnalysisOutput, config: AuditConfig) -> dict[str, Any]:
+    row = _empty_row(spec, config.analyses[spec.model].outcome, output.scale, output.problem)
+    est = output.estimates.get(spec.term)
+    if output.problem is None and est is None:
+        row["verdict_reason"] = f"not estimable: {spec.term}"
+    if est is not None:
+        row.update({"estimate": est.estimate, "std_error": est.std_error, "ci_low": est.ci_low,
+                    "ci_high": est.ci_high, "p_value": est.p_value, "n_obs": int(est.n_obs)})
+    return row
+
+
+def _empty_row(spec: TestSpec, outcome: str, scale: str, problem: str | None) -> dict[str, Any]:
+    return {
+        "id": spec.id, "role": spec.role, "model": spec.model, "outcome": outcome,
         "term": spec.term, "scale": scale, "estimate": None, "std_error": None, "ci_low": None,
         "ci_high": None, "p_value": None, "p_adjusted": None, "n_obs": None,
         "concern_sign": spec.concern_sign, "sesoi": spec.sesoi, "sesoi_reason": spec.sesoi_reason,
-        "verdict": INCONCLUSIVE, "verdict_reason": model.problem,
+        "verdict": INCONCLUSIVE, "verdict_reason": problem,
     }
+
+
+def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[str, Any]:
+    mspec = config.models[spec.model]
+    scale, factor = scale_of(mspec)
+    row = _empty_row(spec, mspec.outcome, scale, model.problem)
     res = model.result
     if res is None:
         return row
@@ -172,17 +247,21 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
     Returns (hypotheses, models, family) in the shapes of results.json.
     """
     needed = {t.model for h in config.hypotheses.values() for t in h.tests}
-    fits = fit_models(frame, config, needed)
+    fits = fit_models(frame, config, needed - set(config.analyses))
+    outputs = run_analyses(frame, config, needed & set(config.analyses))
     alpha = config.inference.alpha
     hypotheses = []
     for hid, hyp in config.hypotheses.items():
         text = HYPOTHESES.get(hid, HypothesisText(hid, "", "", ()))
-        tests = [_test_row(t, fits[t.model], config) for t in hyp.tests]
+        tests = [_analysis_test_row(t, outputs[t.model], config) if t.model in outputs
+                 else _test_row(t, fits[t.model], config) for t in hyp.tests]
         checks = []
         for row in tests:
-            if row["role"] == "placebo":
+            if row["role"] == "placebo" and row["model"] in fits:
                 res = fits[row["model"]].result
                 checks.append(_placebo_check(row, alpha, res.df_t if res else None))
+        for name in dict.fromkeys(t.model for t in hyp.tests if t.model in outputs):
+            checks.extend(outputs[name].checks)
         hypotheses.append({
             "id": hid, "title": text.title, "concern": text.concern, "design": text.design,
             "threats": list(text.threats), "verdict": INCONCLUSIVE, "verdict_reason": "",
@@ -214,7 +293,7 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
         h["verdict"], h["verdict_reason"] = hypothesis_verdict(
             [t["verdict"] for t in h["tests"] if t["role"] == "primary"])
 
-    models = []
+    models = [m for name in sorted(outputs) for m in outputs[name].models]
     for name, outcome in sorted(fits.items()):
         if outcome.result is not None:
             models.append(outcome.result.to_dict(config.inference.interval_level))
