@@ -78,6 +78,8 @@ class TestSpec(_Frozen):
 
 class HypothesisSpec(_Frozen):
     tests: tuple[TestSpec, ...]
+    # analyses whose design checks (e.g. a pre-trend test) apply to this hypothesis
+    checks: tuple[str, ...] = ()
 
 
 class AnalysisSpec(_Frozen):
@@ -114,6 +116,10 @@ class AuditConfig(_Frozen):
     @model_validator(mode="after")
     def _tests_name_models(self) -> AuditConfig:
         for hid, hyp in self.hypotheses.items():
+            for name in hyp.checks:
+                if name not in self.analyses:
+                    raise ValueError(f"hypotheses.{hid}.checks: '{name}' is not in analyses "
+                                     f"({sorted(self.analyses)})")
             for test in hyp.tests:
                 if test.model in self.analyses:
                     continue

@@ -246,7 +246,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
 
     Returns (hypotheses, models, family) in the shapes of results.json.
     """
-    needed = {t.model for h in config.hypotheses.values() for t in h.tests}
+    needed = {t.model for h in config.hypotheses.values() for t in h.tests} | {
+        name for h in config.hypotheses.values() for name in h.checks}
     fits = fit_models(frame, config, needed - set(config.analyses))
     outputs = run_analyses(frame, config, needed & set(config.analyses))
     alpha = config.inference.alpha
@@ -260,12 +261,16 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
             if row["role"] == "placebo" and row["model"] in fits:
                 res = fits[row["model"]].result
                 checks.append(_placebo_check(row, alpha, res.df_t if res else None))
-        for name in dict.fromkeys(t.model for t in hyp.tests if t.model in outputs):
+        placebo_checks = len(checks)
+        for name in dict.fromkeys([t.model for t in hyp.tests if t.model in outputs]
+                                  + list(hyp.checks)):
             checks.extend(outputs[name].checks)
+        forcing = [c["name"] for i, c in enumerate(checks) if c["passed"] is False
+                   and (i >= placebo_checks or config.inference.placebo_forces_inconclusive)]
         hypotheses.append({
             "id": hid, "title": text.title, "concern": text.concern, "design": text.design,
             "threats": list(text.threats), "verdict": INCONCLUSIVE, "verdict_reason": "",
-            "tests": tests, "checks": checks,
+            "tests": tests, "checks": checks, "_forcing": forcing,
         })
 
     primary = [t for h in hypotheses for t in h["tests"]
@@ -277,8 +282,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
               "tests": [t["id"] for t in primary], "alpha": alpha}
 
     for h in hypotheses:
-        failed = [c["name"] for c in h["checks"] if c["passed"] is False]
-        forced = "; ".join(failed) if failed and config.inference.placebo_forces_inconclusive else None
+        forcing = h.pop("_forcing")
+        forced = "; ".join(forcing) if forcing else None
         for t in h["tests"]:
             if t["estimate"] is None:
                 continue

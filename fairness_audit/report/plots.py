@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,31 @@ def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Pat
     return path
 
 
-def all_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
-    figures: dict[str, Path] = {}
-    path = tests_forest(results, outdir / "tests.png")
-    if path:
-        figures["tests"] = path
+def _rate_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    figures = {}
     pairs = sorted({(r["outcome"], r["dimension"]) for r in results["disparities"]})
     for outcome, dimension in pairs:
         path = group_rates(results, outcome, dimension, outdir / f"rates_{outcome}_{dimension}.png")
         if path:
             figures[f"rates_{outcome}_{dimension}"] = path
+    return figures
+
+
+def _test_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    path = tests_forest(results, outdir / "tests.png")
+    return {"tests": path} if path else {}
+
+
+# Each producer reads results and returns {figure name: png path}. The report shows a figure
+# named "<hypothesis id>_..." (e.g. "H1_event_log_duration") in that hypothesis' section.
+FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
+    _test_figures,
+    _rate_figures,
+]
+
+
+def all_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    figures: dict[str, Path] = {}
+    for produce in FIGURE_PRODUCERS:
+        figures.update(produce(results, outdir))
     return figures
