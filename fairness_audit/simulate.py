@@ -421,6 +421,7 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001) ->
         "p_in_absentia": p_ia, "p_grant": p_grant, "p_remand": p_remand,
         "p_removal": (1 - p_grant) * p.other_outcome_shares["removal"],
         "log_duration_mean": latent_mean,
+        "quota_shortfall": sf,  # as the simulator computed it while generating the data
     })
     ledger = Ledger()
     t = ledger.table("simulated_completions")

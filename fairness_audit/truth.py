@@ -74,14 +74,14 @@ def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.
                   config: AuditConfig, *, coverage_start: str | None) -> dict[str, dict[str, float]]:
     """Target of every term of every model in the plan whose outcome has a known expectation."""
     frame = build_frame(decisions, workload, config, coverage_start=coverage_start).data
-    frame = frame.join(expected.set_index(frame.index), rsuffix="_expected")
+    expected = expected.set_index(frame.index)
     targets: dict[str, dict[str, float]] = {}
     for name, spec in config.models.items():
         column = EXPECTED_OUTCOME.get(spec.outcome)
         if column is None:
             continue
         design = build_design(frame, spec, cluster=config.inference.cluster, outcome=spec.outcome)
-        y = frame.loc[design.data.index, column].to_numpy(dtype=float)
+        y = expected.loc[design.data.index, column].to_numpy(dtype=float)
         beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
         scale = PERCENT if spec.family == "ols" and spec.outcome != "log_duration" else 1.0
         targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
