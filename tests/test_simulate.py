@@ -68,3 +68,34 @@ def test_generating_logit_recovered_exactly_from_expected_outcomes(planted_table
     h2 = truth["targets"]["H2"]["post_policy:quota_shortfall"]
     lo = dgp["grant_post_shortfall"] + dgp["group_post_shortfall"]["unrepresented"]
     assert lo - 0.02 < h2 < dgp["grant_post_shortfall"] + 0.02
+
+
+def test_targets_equal_generating_parameters_where_the_model_generates(small_params):
+    """H4's logit generates grants: fitting it to the true probabilities returns the parameters,
+    which also shows that the audit's features are exactly the simulator's."""
+    from fairness_audit.config import ModelSpec, load_config
+    from fairness_audit.schema import coerce_decisions
+    from fairness_audit.simulate import GROUPS
+    from fairness_audit.truth import model_targets
+
+    p = dataclasses.replace(small_params, n_courts=2)
+    sim = simulate(p, seed=8)
+    terms = ["quota_shortfall", "post_policy:quota_shortfall", "represented", "detained", "juvenile",
+             "asylum_application"]
+    for g in GROUPS:
+        terms += [f"quota_shortfall:{g}", f"post_policy:{g}", f"post_policy:quota_shortfall:{g}"]
+    plan = load_config()
+    spec = ModelSpec(family="logit", outcome="granted", terms=tuple(terms),
+                     fixed_effects=plan.fixed_effects, sample=("in_window", "has_quota_shortfall",
+                                                              "not_in_absentia"))
+    decisions, _ = coerce_decisions(sim.decisions)
+    targets = model_targets(decisions, sim.workload, sim.expected,
+                            plan.model_copy(update={"models": {"H4": spec}}),
+                            coverage_start=sim.metadata["coverage_start"])["H4"]
+    expected = {"post_policy:quota_shortfall": p.grant_post_shortfall, "represented": p.grant_represented,
+                "detained": p.grant_detained, "quota_shortfall": p.grant_shortfall}
+    for g in GROUPS:
+        expected[f"post_policy:{g}"] = p.group_post[g]
+        expected[f"post_policy:quota_shortfall:{g}"] = p.group_post_shortfall[g]
+    for term, value in expected.items():
+        assert targets[term] == pytest.approx(value, abs=1e-9), term
