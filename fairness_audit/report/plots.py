@@ -15,24 +15,31 @@ _SAVE = {"dpi": 110, "bbox_inches": "tight", "metadata": {"Software": None}}
 
 
 def tests_forest(results: dict[str, Any], path: Path) -> Path | None:
-    """Estimate and interval of every test, grouped by scale, with the smallest effect of interest."""
-    rows = [(h["id"], t) for h in results["hypotheses"] for t in h["tests"]
-            if t["estimate"] is not None]
+    """Estimate and interval of every test, one panel per scale, with the smallest effect of
+    interest as a grey band (effects inside it are too small to matter)."""
+    rows = [t for h in results["hypotheses"] for t in h["tests"] if t["estimate"] is not None]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(7, 0.55 * len(rows) + 1.2))
-    for i, (_hid, t) in enumerate(reversed(rows)):
-        color = {"primary": "#1f4e79", "placebo": "#888888"}.get(t["role"], "#4f81bd")
-        ax.errorbar(t["estimate"], i, xerr=[[t["estimate"] - t["ci_low"]], [t["ci_high"] - t["estimate"]]],
-                    fmt="o", color=color, capsize=3)
-        ax.axvspan(-t["sesoi"], t["sesoi"], ymin=(i + 0.1) / len(rows), ymax=(i + 0.9) / len(rows),
-                   color="#e8e8e8", zorder=0)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{t['id']} ({t['role']})\n{t['term']} [{t['scale']}]" for _, t in reversed(rows)],
-                       fontsize=8)
-    ax.set_xlabel("estimate with 95% interval (grey band: smaller than the smallest effect of interest)")
-    ax.set_title("Tests of the audit plan")
+    scales = list(dict.fromkeys(t["scale"] for t in rows))
+    by_scale = {s: [t for t in rows if t["scale"] == s] for s in scales}
+    heights = [len(v) + 1 for v in by_scale.values()]
+    fig, axes = plt.subplots(len(scales), 1, figsize=(7.5, 0.5 * sum(heights) + 1),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, scale in zip(axes[:, 0], scales, strict=True):
+        tests = list(reversed(by_scale[scale]))
+        for i, t in enumerate(tests):
+            color = {"primary": "#1f4e79", "placebo": "#888888"}.get(t["role"], "#4f81bd")
+            ax.fill_betweenx([i - 0.35, i + 0.35], -t["sesoi"], t["sesoi"], color="#e8e8e8", zorder=0)
+            err = [[t["estimate"] - t["ci_low"]], [t["ci_high"] - t["estimate"]]]
+            ax.errorbar(t["estimate"], i, xerr=err, fmt="o", color=color, capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(tests)))
+        ax.set_yticklabels([f"{t['id']} ({t['role']})\n{t['term']}" for t in tests], fontsize=8)
+        ax.set_ylim(-0.7, len(tests) - 0.3)
+        ax.set_xlabel(f"{scale}: estimate with 95% interval", fontsize=9)
+    axes[0, 0].set_title("Tests of the audit plan (grey: smaller than the smallest effect of interest)",
+                         fontsize=10)
+    fig.tight_layout()
     fig.savefig(path, **_SAVE)
     plt.close(fig)
     return path
