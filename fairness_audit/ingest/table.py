@@ -214,7 +214,7 @@ def normalise_name(name: str) -> str:
     """Upper-case, accents stripped, whitespace collapsed: the form that is hashed."""
     decomposed = unicodedata.normalize("NFKD", name)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.upper()
+    return " ".join(stripped.upper().split())
 
 
 def stable_code(name: str, prefix: str) -> str:
