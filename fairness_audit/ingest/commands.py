@@ -1,9 +1,13 @@
-"""``fairness-audit ingest ...``: turn a raw EOIR release or a published extract into the
-decisions table. Each command parses its options, calls one library function and prints a
-summary; a user mistake is one line on stderr and exit code 1."""
+"""``fairness-audit ingest ...``: turn a raw source into the decisions table.
+
+A thin layer over the library: parse the options, call one function, print short progress
+lines to stderr, and turn an :class:`~fairness_audit.errors.AuditError` into one line and
+exit code 1.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +15,52 @@ import typer
 
 from fairness_audit.errors import AuditError
 
-app = typer.Typer(help="Turn a raw EOIR release or a published extract into the decisions table.")
+app = typer.Typer(help="Read a raw source (an EOIR release, or any table with a column "
+                       "mapping) and write the decisions table with its ledger.",
+                  no_args_is_help=True)
 
 
-@app.callback()
-def _ingest() -> None:
-    """Turn a raw EOIR release or a published extract into the decisions table."""
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@app.command("eoir")
+def eoir(
+    source: Annotated[Path, typer.Argument(
+        help="The unzipped EOIR case-data release folder, or the release .zip itself.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Output STEM.parquet; the workload file, ledger, set-aside rows and "
+                      "lookups are written beside it.")],
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="YAML file overriding the derivation options of "
+                         "configs/eoir_ingest.yaml.")] = None,
+    judge_map: Annotated[Path | None, typer.Option(
+        "--judge-map", help="CSV (code,merged_code) or YAML mapping that merges judge "
+                            "codes.")] = None,
+    case_types: Annotated[str | None, typer.Option(
+        "--case-types", help="Comma-separated case types in scope (default RMV,DEP,EXC).")
+    ] = None,
+    work_dir: Annotated[Path | None, typer.Option(
+        "--work-dir", help="Folder for temporary files (extracted zip members, the DuckDB "
+                           "database).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Ingest a raw EOIR release: every merits decision, the judges' workload, and a ledger
+    that accounts for every row read."""
+    from fairness_audit.ingest.eoir import ingest_eoir, load_options
+
+    try:
+        options = load_options(config, judge_merge_file=judge_map,
+                               case_types=None if case_types is None else
+                               [c.strip() for c in case_types.split(",") if c.strip()])
+        result = ingest_eoir(source, out, options=options, work_dir=work_dir,
+                             progress=None if quiet else _progress)
+    except AuditError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    if not quiet:
+        _progress(f"wrote {result.paths.decisions} ({result.n_decisions:,} decisions, "
+                  f"{result.n_completions:,} completions in the workload file)")
 
 
 @app.command("table")
@@ -37,12 +81,13 @@ def table(
                              "STEM.names.parquet (off by default: names are never kept unless "
                              "asked for).")] = False,
 ) -> None:
-    """Read a published extract (CSV, parquet or Excel) through a column mapping."""
+    """Read a published extract (CSV, parquet or Excel) through a column mapping: every row is
+    used or set aside with its reason, and the ledger accounts for all of them."""
     from fairness_audit.ingest.table import ingest_table
 
     try:
         result = ingest_table(file, mapping, out, keep_names=keep_names)
     except AuditError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     typer.echo(result.summary())

@@ -7,12 +7,15 @@ may pad, truncate, or silently drop the row), so each file is read here as *line
 reads every line as one string (with a delimiter that never occurs in the data), splits it
 on tabs in SQL and counts the fields itself.
 
-* A row with exactly as many fields as the header, or with one extra empty trailing field,
-  is well formed.
+* A row with exactly as many fields as the header is well formed (so is one with an extra
+  empty trailing field when the header itself ends with a tab).
 * A row with more fields is repaired when the repair is unambiguous: every way of gluing
   adjacent fields back together so that each field with a known format (keys, dates, codes)
   is valid must give the same values for the columns the ingest uses. Otherwise, and for a
   row with fewer fields than the header, the row is set aside as ``malformed row``.
+* A row with one extra *empty* trailing field goes through the same check: it is usually a
+  harmless trailing tab (kept as it is, not an error), but a stray tab earlier in a row whose
+  last column is empty looks the same at the end of the line; the check tells them apart.
 
 Only the columns the ingest uses are kept, as trimmed text (empty string -> NULL), in a
 staging table of a DuckDB database; everything downstream is SQL over those tables.
@@ -113,6 +116,7 @@ class TableFile:
     path: Path
     header: tuple[str, ...]
     positions: dict[str, int | None]  # staging column -> 0-based field index (None = absent)
+    header_trailing_tab: bool = False
 
     @property
     def n_fields(self) -> int:
@@ -188,6 +192,10 @@ def locate_tables(folder: Path, specs: Iterable[TableSpec]) -> dict[str, Path]:
 
 def read_header(path: Path) -> tuple[str, ...]:
     """The header row's field names, decoded as latin-1, without trailing empty names."""
+    return _read_header(path)[0]
+
+
+def _read_header(path: Path) -> tuple[tuple[str, ...], bool]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
@@ -198,12 +206,20 @@ def read_header(path: Path) -> tuple[str, ...]:
     if text.startswith("\ufeff") or text.startswith("ï»¿"):
         text = text.lstrip("\ufeff").removeprefix("ï»¿")
     names = [n.strip() for n in text.split(TAB)]
+    trailing = len(names) > 1 and names[-1] == ""
     while names and names[-1] == "":
         names.pop()
     if not names or names == [""]:
         raise ReleaseError(f"{path}: expected a tab-separated header row, found an empty first "
                            "line")
-    return tuple(names)
+    return tuple(names), trailing
+
+
+def open_table(spec: TableSpec, path: Path) -> TableFile:
+    """Read a table's header and find the columns the ingest uses."""
+    header, trailing = _read_header(path)
+    table = resolve_columns(spec, path, header)
+    return TableFile(spec, path, header, table.positions, trailing)
 
 
 def resolve_columns(spec: TableSpec, path: Path, header: tuple[str, ...]) -> TableFile:
@@ -230,6 +246,7 @@ def resolve_columns(spec: TableSpec, path: Path, header: tuple[str, ...]) -> Tab
 class Repair:
     values: tuple[str | None, ...] | None  # staging values (None = unrepairable)
     detail: str
+    trailing_only: bool = False  # the row only had an extra empty trailing field
 
 
 def _validators_for(table: TableFile) -> list[Callable[[str], bool] | None]:
@@ -294,7 +311,12 @@ def repair_row(line: str, table: TableFile) -> Repair:
         return Repair(None, f"{n} fields, header has {width}: no reading with valid fields")
     if len(outcomes) > 1:
         return Repair(None, f"{n} fields, header has {width}: ambiguous shift")
-    return Repair(outcomes.pop(), f"{n} fields, header has {width}: repaired")
+    values = outcomes.pop()
+    if extra == 1 and fields[-1] == "":
+        plain = [f.strip() for f in fields[:width]]
+        if values_of(plain) == values:
+            return Repair(values, "extra empty trailing field", trailing_only=True)
+    return Repair(values, f"{n} fields, header has {width}: repaired")
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,7 +355,8 @@ def stage_table(con, table: TableFile, relation: str) -> StagedTable:
     """
     width = table.n_fields
     cols = list(table.positions)
-    well_formed = f"(nf = {width} OR (nf = {width + 1} AND s[{width + 1}] = ''))"
+    well_formed = (f"(nf = {width} OR (nf = {width + 1} AND s[{width + 1}] = ''))"
+                   if table.header_trailing_tab else f"(nf = {width})")
 
     def pick(col: str) -> str:
         pos = table.positions[col]
@@ -367,10 +390,11 @@ def stage_table(con, table: TableFile, relation: str) -> StagedTable:
     rows_read, n_raw, trailing = con.execute(
         f"SELECT count(*), count(_raw), count(*) FILTER (WHERE _trailing AND _raw IS NULL) "
         f"FROM stg_{relation}"
-    ).fetchone()
+    ).fetchall()[0]
     staged = StagedTable(table, relation, int(rows_read), 0, 0, int(trailing))
 
     repaired_rows: list[tuple[str | None, ...]] = []
+    trailing_only = 0
     bad_rows: list[tuple[str | None, str]] = []
     key_pos = table.positions.get(table.spec.key)
     if n_raw:
@@ -379,12 +403,14 @@ def stage_table(con, table: TableFile, relation: str) -> StagedTable:
             result = repair_row(line, table)
             if result.values is not None:
                 repaired_rows.append(result.values)
+                trailing_only += result.trailing_only
             else:
                 fields = line.split(TAB)
                 key = fields[key_pos].strip() if key_pos is not None and key_pos < len(
                     fields) else ""
                 bad_rows.append((key or None, result.detail))
-    staged.repaired = len(repaired_rows)
+    staged.repaired = len(repaired_rows) - trailing_only
+    staged.trailing_empty_field += trailing_only
     staged.malformed = len(bad_rows)
 
     schema = pa.schema([(c, pa.string()) for c in cols])

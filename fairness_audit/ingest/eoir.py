@@ -1,0 +1,977 @@
+"""Raw EOIR release -> decisions table, as SQL over the files (DuckDB).
+
+The release's tables are read line by line (:mod:`fairness_audit.ingest.raw`), checked and
+typed in DuckDB, joined and aggregated there; pandas sees only the final decisions table
+and the workload file. Every derivation is an option of :class:`EoirOptions` (defaults in
+``fairness_audit/configs/eoir_ingest.yaml``, documented in docs/ingest.md) and is written
+into the output's metadata.
+
+Ledger (contract section 2): for every table read, ``rows_read == used + set aside``. For
+``B_TblProceeding``, ``used`` is the number of rows of the decisions table; every other
+proceeding row is set aside with its reason (pending, administrative completion, out of
+scope, ...). For the other tables, ``used`` counts rows that were readable and joinable;
+unreadable rows (malformed, bad or missing key, duplicated key) are set aside.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from fairness_audit.errors import AuditError, ConfigError
+from fairness_audit.ingest import raw
+from fairness_audit.ingest.raw import (
+    MALFORMED,
+    ReleaseError,
+    StagedTable,
+    TableSpec,
+    one_of,
+    pattern,
+    sql_string,
+)
+from fairness_audit.ledger import Ledger
+from fairness_audit.schema import OUTCOMES, validate_decisions, validate_workload
+from fairness_audit.tables import TablePaths, write_decision_data, write_json
+
+Progress = Callable[[str], None]
+
+# --------------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------------
+UNITS = ("decision", "case_last")
+REPRESENTATION_RULES = ("by_completion", "by_first_hearing")
+ASYLUM_RULES = ("decided", "filed")
+
+BAD_KEY = "missing or invalid key"
+# "2018-10-01 00:00:00.000" or "2018-10-01"; anything else (b6, junk) is a bad date
+DATE_REGEX = r"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?)?"
+DUPLICATE_ROW = "duplicate row"
+DUPLICATE_KEY = "conflicting duplicate key"
+
+
+def _codes(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"eoir ingest option '{key}': expected a list of codes, found "
+                          f"{value!r}")
+    return tuple(str(v).strip() for v in value)
+
+
+@dataclass(frozen=True)
+class EoirOptions:
+    """Every derivation choice of the EOIR ingest (see docs/ingest.md)."""
+
+    unit: str = "decision"
+    case_types: tuple[str, ...] = ("RMV", "DEP", "EXC")
+    earliest_date: str = "1950-01-01"
+    case_field_fallback: bool = False
+    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)
+    absentia_yes: tuple[str, ...] = ("Y",)
+    absentia_no: tuple[str, ...] = ("N", "")
+    detained_codes: tuple[str, ...] = ("D",)
+    representation_rule: str = "by_completion"
+    use_case_e28: bool = True
+    use_reps_assigned: bool = True
+    reps_types: tuple[str, ...] = ("ALIEN",)
+    reps_levels: tuple[str, ...] = ("COURT",)
+    juvenile_exclude_codes: tuple[str, ...] = ()
+    asylum_codes: tuple[str, ...] = ("ASYL",)
+    asylum_rule: str = "decided"
+    asylum_rank: tuple[str, ...] = ()
+    asylum_grant: tuple[str, ...] = ()
+    asylum_deny: tuple[str, ...] = ()
+    continuance_codes: tuple[str, ...] = ()
+    appeal_categories: tuple[str, ...] = ("IJ",)
+    appeal_types: tuple[str, ...] = ("Case Appeal",)
+    remand_codes: tuple[str, ...] = ("REM", "BCR")
+    judge_merge_file: str | None = None
+    judge_merge: dict[str, str] = field(default_factory=dict)
+    placeholder_judges: tuple[str, ...] = ()
+    workload_include_before_charging: bool = True
+    memory_limit: str | None = "4GB"
+    threads: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for k, v in out.items():
+            if isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+
+def default_config_text() -> str:
+    return resources.files("fairness_audit").joinpath("configs/eoir_ingest.yaml").read_text()
+
+
+def _merge(base: dict, override: dict, where: str = "") -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        path = f"{where}.{k}" if where else str(k)
+        if k not in base:
+            raise ConfigError(f"eoir ingest config: unknown key '{path}'; expected one of "
+                              f"{', '.join(map(str, base))}")
+        if isinstance(base[k], dict) and isinstance(v, dict) and k != "outcomes":
+            out[k] = _merge(base[k], v, path)
+        else:
+            out[k] = v
+    return out
+
+
+def read_judge_merge(path: str | os.PathLike) -> dict[str, str]:
+    """A judge-code merge file: CSV with columns code,merged_code, or a YAML mapping."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"judge merge file {p}: not found")
+    text = p.read_text(encoding="utf-8")
+    mapping: dict[str, str] = {}
+    if p.suffix.lower() in (".yaml", ".yml"):
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"judge merge file {p}: expected a mapping code: merged_code, "
+                              f"found {type(data).__name__}")
+        mapping = {str(k).strip(): str(v).strip() for k, v in data.items()}
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+        cols = [c.strip().lower() for c in (rows[0].keys() if rows else [])]
+        if rows and cols[:2] != ["code", "merged_code"]:
+            raise ConfigError(f"judge merge file {p}: expected columns code,merged_code, found "
+                              f"{','.join(cols)}")
+        for row in rows:
+            vals = [str(v or "").strip() for v in row.values()]
+            if not vals[0] or not vals[1]:
+                raise ConfigError(f"judge merge file {p}: expected a code and a merged_code on "
+                                  f"every row, found {row}")
+            mapping[vals[0]] = vals[1]
+    for src, dst in mapping.items():
+        if dst in mapping and mapping[dst] != dst:
+            raise ConfigError(f"judge merge file {p}: code {src!r} merges into {dst!r}, which "
+                              f"itself merges into {mapping[dst]!r}; expected one step")
+    return mapping
+
+
+def load_options(config: str | os.PathLike | dict | None = None, *,
+                 judge_merge_file: str | os.PathLike | None = None,
+                 case_types: list[str] | None = None) -> EoirOptions:
+    """Resolve the options: the packaged defaults, overridden by a user file or dict, then by
+    the keyword arguments (the command line's options)."""
+    data = yaml.safe_load(default_config_text())
+    if config is not None:
+        if isinstance(config, dict):
+            user = config
+        else:
+            p = Path(config)
+            if not p.exists():
+                raise ConfigError(f"eoir ingest config {p}: not found")
+            try:
+                user = yaml.safe_load(p.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"eoir ingest config {p}: not valid YAML ({exc})") from None
+            if not isinstance(user, dict):
+                raise ConfigError(f"eoir ingest config {p}: expected a mapping of options, "
+                                  f"found {type(user).__name__}")
+        data = _merge(data, user)
+    try:
+        opts = EoirOptions(
+            unit=str(data["unit"]),
+            case_types=_codes(data["scope"]["case_types"], "scope.case_types"),
+            earliest_date=str(data["dates"]["earliest"]),
+            case_field_fallback=bool(data["case_fields"]["fallback_to_case_table"]),
+            outcomes={str(ct): {str(code): str(out) for code, out in (codes or {}).items()}
+                      for ct, codes in (data["outcomes"] or {}).items()},
+            absentia_yes=_codes(data["in_absentia"]["yes_values"], "in_absentia.yes_values"),
+            absentia_no=_codes(data["in_absentia"]["no_values"], "in_absentia.no_values"),
+            detained_codes=_codes(data["detained"]["custody_codes"], "detained.custody_codes"),
+            representation_rule=str(data["representation"]["rule"]),
+            use_case_e28=bool(data["representation"]["use_case_e28"]),
+            use_reps_assigned=bool(data["representation"]["use_reps_assigned"]),
+            reps_types=_codes(data["representation"]["reps_types"], "representation.reps_types"),
+            reps_levels=_codes(data["representation"]["reps_levels"],
+                               "representation.reps_levels"),
+            juvenile_exclude_codes=_codes(data["juvenile"]["exclude_codes"],
+                                          "juvenile.exclude_codes"),
+            asylum_codes=_codes(data["asylum"]["application_codes"], "asylum.application_codes"),
+            asylum_rule=str(data["asylum"]["application_rule"]),
+            asylum_rank=_codes(data["asylum"]["decision_rank"], "asylum.decision_rank"),
+            asylum_grant=_codes(data["asylum"]["grant_codes"], "asylum.grant_codes"),
+            asylum_deny=_codes(data["asylum"]["deny_codes"], "asylum.deny_codes"),
+            continuance_codes=_codes(data["hearings"]["continuance_codes"],
+                                     "hearings.continuance_codes"),
+            appeal_categories=_codes(data["appeals"]["categories"], "appeals.categories"),
+            appeal_types=_codes(data["appeals"]["types"], "appeals.types"),
+            remand_codes=_codes(data["appeals"]["remand_codes"], "appeals.remand_codes"),
+            judge_merge_file=data["judges"]["merge_file"],
+            placeholder_judges=_codes(data["judges"]["placeholder_codes"],
+                                      "judges.placeholder_codes"),
+            workload_include_before_charging=bool(data["workload"]["include_before_charging"]),
+            memory_limit=data["engine"]["memory_limit"],
+            threads=data["engine"]["threads"],
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"eoir ingest config: expected the structure of the default "
+                          f"eoir_ingest.yaml, could not read {exc}") from None
+    if judge_merge_file is not None:
+        opts = replace(opts, judge_merge_file=str(judge_merge_file))
+    if case_types is not None:
+        opts = replace(opts, case_types=tuple(case_types))
+    if opts.judge_merge_file:
+        opts = replace(opts, judge_merge=read_judge_merge(opts.judge_merge_file))
+    _check_options(opts)
+    return opts
+
+
+def _check_options(o: EoirOptions) -> None:
+    def choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            raise ConfigError(f"eoir ingest option '{name}': expected one of "
+                              f"{', '.join(allowed)}, found {value!r}")
+
+    choice("unit", o.unit, UNITS)
+    choice("representation.rule", o.representation_rule, REPRESENTATION_RULES)
+    choice("asylum.application_rule", o.asylum_rule, ASYLUM_RULES)
+    for ct, codes in o.outcomes.items():
+        for code, outcome in codes.items():
+            if outcome not in OUTCOMES:
+                raise ConfigError(f"eoir ingest option 'outcomes.{ct}.{code}': expected one of "
+                                  f"{', '.join(OUTCOMES)}, found {outcome!r}")
+    missing = [ct for ct in o.case_types if ct not in o.outcomes]
+    if missing:
+        raise ConfigError(f"eoir ingest option 'scope.case_types': case type(s) "
+                          f"{', '.join(missing)} have no entry under 'outcomes'")
+    try:
+        pd.Timestamp(o.earliest_date)
+    except ValueError:
+        raise ConfigError(f"eoir ingest option 'dates.earliest': expected a date, found "
+                          f"{o.earliest_date!r}") from None
+    if o.threads is not None and (not isinstance(o.threads, int) or o.threads < 1):
+        raise ConfigError(f"eoir ingest option 'engine.threads': expected a positive integer "
+                          f"or null, found {o.threads!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Tables of the release
+# --------------------------------------------------------------------------------------------
+_CODE = pattern(r"^[A-Z0-9?<>*]{1,3}$")
+_CASE_TYPES = tuple(yaml.safe_load(
+    resources.files("fairness_audit").joinpath("configs/eoir_lookups.yaml").read_text()
+)["case_type"])
+
+CASE = TableSpec(
+    name="A_TblCase", key="idncase",
+    columns={"idncase": ("IDNCASE",), "nat": ("NAT",), "lang": ("LANG",),
+             "custody": ("CUSTODY",), "case_type": ("CASE_TYPE",), "e28": ("E_28_DATE",),
+             "gender": ("GENDER", "SEX")},
+    required=("idncase",), optional_table=False,
+    validators={"nat": pattern(r"^[A-Z0-9?<>]{2,3}$"), "lang": pattern(r"^[A-Z0-9?<>]{2,3}$"),
+                "custody": one_of("DRN"), "case_type": one_of(_CASE_TYPES),
+                "gender": pattern(r"^[A-Z]$")},
+)
+PROCEEDING = TableSpec(
+    name="B_TblProceeding", key="idnproceeding",
+    columns={"idnproceeding": ("IDNPROCEEDING",), "idncase": ("IDNCASE",),
+             "osc_date": ("OSC_DATE",), "court": ("BASE_CITY_CODE",), "ij_code": ("IJ_CODE",),
+             "comp_date": ("COMP_DATE",), "dec_code": ("DEC_CODE",), "dec_type": ("DEC_TYPE",),
+             "other_comp": ("OTHER_COMP",), "absentia": ("ABSENTIA",), "custody": ("CUSTODY",),
+             "case_type": ("CASE_TYPE",), "nat": ("NAT",), "lang": ("LANG",)},
+    required=("idnproceeding", "idncase", "court", "ij_code", "comp_date", "dec_code",
+              "other_comp", "case_type"),
+    optional_table=False,
+    validators={"court": pattern(r"^[A-Z0-9]{3}$"), "ij_code": pattern(r"^[A-Z0-9]{2,3}$"),
+                "dec_code": pattern(r"^[A-Z0-9]$"), "dec_type": one_of("OW"),
+                "other_comp": pattern(r"^[A-Z0-9]$"), "absentia": one_of("YN"),
+                "custody": one_of("DRN"), "case_type": one_of(_CASE_TYPES),
+                "nat": pattern(r"^[A-Z0-9?<>]{2,3}$"), "lang": pattern(r"^[A-Z0-9?<>]{2,3}$")},
+)
+APPLICATION = TableSpec(
+    name="tbl_Court_Appln", key="idnproceedingappln",
+    columns={"idnproceedingappln": ("IDNPROCEEDINGAPPLN",), "idnproceeding": ("IDNPROCEEDING",),
+             "appl_code": ("APPL_CODE",), "appl_dec": ("APPL_DEC",)},
+    required=("idnproceedingappln", "idnproceeding", "appl_code", "appl_dec"),
+    validators={"appl_code": pattern(r"^[A-Za-z0-9]{2,5}$"), "appl_dec": _CODE},
+)
+REPS = TableSpec(
+    name="tbl_RepsAssigned", key="idnrepsassigned",
+    columns={"idnrepsassigned": ("IDNREPSASSIGNED",), "idncase": ("IDNCASE",),
+             "level": ("STRATTYLEVEL",), "atty_type": ("STRATTYTYPE",), "e28": ("E_28_DATE",)},
+    required=("idnrepsassigned", "idncase", "level", "atty_type", "e28"),
+    validators={"level": pattern(r"^[A-Z]{2,6}$"), "atty_type": pattern(r"^[A-Z]{2,6}$")},
+)
+SCHEDULE = TableSpec(
+    name="tbl_schedule", key="idnschedule",
+    columns={"idnschedule": ("IDNSCHEDULE",), "idnproceeding": ("IDNPROCEEDING",),
+             "adj_date": ("ADJ_DATE",), "adj_rsn": ("ADJ_RSN",), "cal_type": ("CAL_TYPE",)},
+    required=("idnschedule", "idnproceeding", "adj_date", "adj_rsn"),
+    validators={"adj_rsn": pattern(r"^[A-Z0-9]{1,2}$"), "cal_type": pattern(r"^[A-Z*]$")},
+)
+JUVENILE = TableSpec(
+    name="tbl_JuvenileHistory", key="idnjuvenilehistory",
+    columns={"idnjuvenilehistory": ("IDNJUVENILEHISTORY",), "idncase": ("IDNCASE",),
+             "idnjuvenile": ("IDNJUVENILE",)},
+    required=("idnjuvenilehistory", "idncase"),
+)
+APPEAL = TableSpec(
+    name="tblAppeal", key="idnappeal",
+    columns={"idnappeal": ("IDNAPPEAL",), "idnproceeding": ("IDNPROCEEDING",),
+             "category": ("STRAPPEALCATEGORY",), "appeal_type": ("STRAPPEALTYPE",),
+             "bia_decision": ("STRBIADECISION",)},
+    required=("idnappeal", "idnproceeding", "category", "appeal_type", "bia_decision"),
+    validators={"category": pattern(r"^[A-Z]{2}$"),
+                "bia_decision": pattern(r"^[A-Z0-9-]{2,3}$")},
+)
+TABLES: tuple[TableSpec, ...] = (CASE, PROCEEDING, APPLICATION, REPS, SCHEDULE, JUVENILE, APPEAL)
+RELATION = {CASE.name: "case_", PROCEEDING.name: "proc", APPLICATION.name: "appln",
+            REPS.name: "reps", SCHEDULE.name: "sched", JUVENILE.name: "juv", APPEAL.name: "appeal"}
+
+LOOKUP_TABLES = {
+    "nationality": ("tblLookupNationality", "tblLookupAlienNat"),
+    "language": ("tblLanguage", "tblLookupLanguage"),
+    "court": ("tblLookupBaseCity",),
+    "case_type": ("tblLookupCaseType",),
+}
+
+# Foreign keys a row needs to be of any use: rows without them are set aside.
+FOREIGN_KEYS = {CASE.name: (), PROCEEDING.name: ("idncase",),
+                APPLICATION.name: ("idnproceeding",), REPS.name: ("idncase",),
+                SCHEDULE.name: ("idnproceeding",), JUVENILE.name: ("idncase",),
+                APPEAL.name: ("idnproceeding",)}
+
+
+# --------------------------------------------------------------------------------------------
+# Result
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestResult:
+    paths: TablePaths
+    n_decisions: int
+    n_completions: int
+    ledger: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+def _sql_list(values) -> str:
+    vals = list(values)
+    if not vals:
+        # an empty list: IN is false and NOT IN is true (a NULL here would make both NULL)
+        return "(chr(0) || chr(1))"
+    return "(" + ", ".join(sql_string(str(v)) for v in vals) + ")"
+
+
+class _Ingest:
+    def __init__(self, con, options: EoirOptions, progress: Progress):
+        self.con = con
+        self.o = options
+        self.say = progress
+        self.ledger = Ledger()
+        self.staged: dict[str, StagedTable] = {}
+
+    def sql(self, query: str, params=None):
+        return self.con.execute(query, params) if params is not None else self.con.execute(query)
+
+    def one(self, query: str):
+        return self.sql(query).fetchall()[0]
+
+    # ---------------------------------------------------------------- generic table checks
+    def check_table(self, spec: TableSpec, typed: dict[str, str],
+                    bad_values: dict[str, str]) -> None:
+        """Type a staged table into ``t_<rel>``; set aside bad keys and duplicates.
+
+        ``typed`` maps output column -> SQL expression over ``src_<rel>``; ``bad_values``
+        maps a source column name (for the ledger) -> a SQL condition over the *typed*
+        columns, true when that value was present but unreadable. Usable rows are exposed
+        as view ``ok_<rel>``.
+        """
+        rel = RELATION[spec.name]
+        keys = (spec.key, *FOREIGN_KEYS[spec.name])
+        key_ok = " AND ".join(f"fa_key({k}) IS NOT NULL" for k in keys)
+        cols = ",\n  ".join(f"{expr} AS {name}" for name, expr in typed.items())
+        flags = ",\n  ".join(f"({cond}) AS \"_bad_{name}\"" for name, cond in bad_values.items())
+        self.sql(f"""
+            CREATE OR REPLACE TABLE t_{rel} AS
+            SELECT *,
+              CASE WHEN _keys_ok THEN NULL ELSE '{BAD_KEY}' END AS _reason{',' if flags else ''}
+              {flags}
+            FROM (
+              SELECT {spec.key} AS _key_text, ({key_ok}) AS _keys_ok,
+                fa_key({spec.key}) AS _k,
+                hash({', '.join(f'coalesce({c}, chr(0))' for c in spec.columns)}) AS _h,
+                {cols}
+              FROM src_{rel}
+            )
+        """)
+        # Duplicated keys: identical copies keep one row; differing copies are all set aside.
+        self.sql(f"""
+            CREATE OR REPLACE TABLE dup_{rel} AS
+            WITH d AS (
+              SELECT rowid AS rid, _k, _h FROM t_{rel}
+              WHERE _reason IS NULL AND _k IN (
+                SELECT _k FROM t_{rel} WHERE _reason IS NULL GROUP BY _k HAVING count(*) > 1)
+            ), g AS (SELECT _k, count(DISTINCT _h) AS nh, min(rid) AS first_rid FROM d GROUP BY _k)
+            SELECT d.rid,
+              CASE WHEN g.nh > 1 THEN '{DUPLICATE_KEY}' ELSE '{DUPLICATE_ROW}' END AS reason
+            FROM d JOIN g USING (_k)
+            WHERE g.nh > 1 OR d.rid <> g.first_rid
+        """)
+        self.sql(f"""
+            CREATE OR REPLACE VIEW ok_{rel} AS
+            SELECT * FROM t_{rel}
+            WHERE _reason IS NULL AND rowid NOT IN (SELECT rid FROM dup_{rel})
+        """)
+        name = spec.name
+        self.sql(f"""
+            INSERT INTO set_aside
+            SELECT '{name}', key, '{MALFORMED}', detail FROM bad_{rel}
+            UNION ALL
+            SELECT '{name}', _key_text, _reason, NULL FROM t_{rel} WHERE _reason IS NOT NULL
+            UNION ALL
+            SELECT '{name}', t._key_text, d.reason, NULL
+            FROM t_{rel} t JOIN dup_{rel} d ON t.rowid = d.rid
+        """)
+
+    def ledger_for(self, spec: TableSpec, used: int, bad_values: dict[str, str],
+                   used_relation: str | None = None) -> None:
+        rel = RELATION[spec.name]
+        entry = self.ledger.table(spec.name)
+        entry.rows_read = self.staged[spec.name].rows_read
+        entry.used = int(used)
+        for reason, n in self.sql(
+            "SELECT reason, count(*) FROM set_aside WHERE \"table\" = ? GROUP BY reason",
+            [spec.name],
+        ).fetchall():
+            entry.set_aside_rows(reason, n)
+        if bad_values:
+            relation = used_relation or f"ok_{rel}"
+            counts = self.one(
+                "SELECT " + ", ".join(f'count(*) FILTER (WHERE "_bad_{n}")' for n in bad_values)
+                + f" FROM {relation}"
+            )
+            for name, n in zip(bad_values, counts, strict=True):
+                entry.null_values(name, n)
+
+    # ---------------------------------------------------------------- proceedings
+    def classify_proceedings(self, have_case: bool) -> None:
+        o = self.o
+        fb = o.case_field_fallback and have_case
+
+        def field_expr(col: str) -> str:
+            return f"coalesce(p.{col}, c.{col})" if fb else f"p.{col}"
+
+        merge = pa.table({"code": list(o.judge_merge), "merged": list(o.judge_merge.values())},
+                         schema=pa.schema([("code", pa.string()), ("merged", pa.string())]))
+        self.con.register("_judge_merge", merge)
+        self.sql("CREATE OR REPLACE TABLE judge_merge AS SELECT * FROM _judge_merge")
+        self.con.unregister("_judge_merge")
+        outcomes = pa.table(
+            {"case_type": [ct for ct, codes in o.outcomes.items() for _ in codes],
+             "dec_code": [code for codes in o.outcomes.values() for code in codes],
+             "outcome": [out for codes in o.outcomes.values() for out in codes.values()]},
+            schema=pa.schema([("case_type", pa.string()), ("dec_code", pa.string()),
+                              ("outcome", pa.string())]))
+        self.con.register("_outcomes", outcomes)
+        self.sql("CREATE OR REPLACE TABLE outcome_map AS SELECT * FROM _outcomes")
+        self.con.unregister("_outcomes")
+
+        case_join = "LEFT JOIN ok_case_ c ON c.idncase = p.idncase" if fb else ""
+        placeholders = _sql_list(o.placeholder_judges)
+        self.sql(f"""
+            CREATE OR REPLACE TABLE p_class AS
+            WITH p AS (
+              SELECT p.*, coalesce(m.merged, p.ij_code) AS judge_id,
+                {field_expr('case_type')} AS case_type_eff,
+                {field_expr('custody_raw')} AS custody_eff_raw,
+                {field_expr('nat')} AS nat_eff, {field_expr('lang')} AS lang_eff
+              FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code {case_join}
+            )
+            SELECT p.*, om.outcome,
+              CASE WHEN p.dec_code IS NOT NULL AND p.other_comp IS NULL THEN 'merits'
+                   WHEN p.dec_code IS NULL AND p.other_comp IS NOT NULL THEN 'administrative'
+              END AS kind,
+              (p.judge_id IS NOT NULL AND p.judge_id NOT IN {placeholders}) AS judge_ok,
+              CASE
+                WHEN p.comp_raw IS NULL THEN 'pending'
+                WHEN p.comp_date IS NULL THEN 'invalid completion date'
+                WHEN p.osc_date IS NOT NULL AND p.comp_date < p.osc_date
+                  THEN 'completion before charging document'
+                WHEN p.dec_code IS NOT NULL AND p.other_comp IS NOT NULL
+                  THEN 'conflicting completion'
+                WHEN p.dec_code IS NULL AND p.other_comp IS NULL
+                  THEN 'completion without decision code'
+                WHEN p.dec_code IS NULL THEN 'administrative completion'
+                WHEN p.judge_id IS NULL THEN 'missing judge'
+                WHEN p.judge_id IN {placeholders} THEN 'placeholder judge'
+                WHEN p.court IS NULL THEN 'missing court'
+                WHEN p.case_type_eff IS NULL OR p.case_type_eff NOT IN {_sql_list(o.case_types)}
+                  THEN 'out of scope case type'
+                WHEN om.outcome IS NULL THEN 'unmapped decision code'
+              END AS status
+            FROM p LEFT JOIN outcome_map om
+              ON om.case_type = p.case_type_eff AND om.dec_code = p.dec_code
+        """)
+        if o.unit == "case_last":
+            self.sql("""
+                UPDATE p_class SET status = 'superseded by a later decision'
+                WHERE status IS NULL AND rowid NOT IN (
+                  SELECT rowid FROM p_class WHERE status IS NULL
+                  QUALIFY row_number() OVER (PARTITION BY idncase
+                                             ORDER BY comp_date DESC, idnproceeding DESC) = 1)
+            """)
+        self.sql(f"""
+            INSERT INTO set_aside
+            SELECT '{PROCEEDING.name}', _key_text, status, NULL FROM p_class
+            WHERE status IS NOT NULL
+        """)
+
+    # ---------------------------------------------------------------- run
+    def run(self, files: dict[str, raw.TableFile]) -> tuple[int, int]:
+        o = self.o
+        self.sql(f"""
+            CREATE OR REPLACE MACRO fa_key(x) AS
+              CASE WHEN regexp_full_match(x, '[0-9]{{1,18}}') THEN CAST(x AS BIGINT) END;
+            CREATE OR REPLACE MACRO fa_date(x) AS
+              CASE WHEN regexp_full_match(x, '{DATE_REGEX}')
+                   AND try_cast(left(x, 10) AS DATE) >= DATE '{o.earliest_date}'
+                   THEN try_cast(left(x, 10) AS DATE) END;
+            CREATE OR REPLACE TABLE set_aside
+              ("table" VARCHAR, key VARCHAR, reason VARCHAR, detail VARCHAR);
+        """)
+        for spec in TABLES:
+            if spec.name not in files:
+                continue
+            self.say(f"reading {spec.name} ({files[spec.name].path.name})")
+            self.staged[spec.name] = raw.stage_table(self.con, files[spec.name],
+                                                     RELATION[spec.name])
+            st = self.staged[spec.name]
+            self.say(f"  {st.rows_read:,} rows, {st.repaired:,} repaired, "
+                     f"{st.malformed:,} malformed")
+
+        have = {name: name in files for name in RELATION}
+        custody_codes = _sql_list("DRN")
+        # ---- cases
+        case_bad = {"E_28_DATE": "e28_raw IS NOT NULL AND e28 IS NULL",
+                    "CUSTODY": f"custody_raw IS NOT NULL AND custody_raw NOT IN {custody_codes}"}
+        self.check_table(CASE, {
+            "idncase": "fa_key(idncase)", "e28_raw": "e28", "e28": "fa_date(e28)",
+            "gender": "gender",
+            "nat": "nat", "lang": "lang", "case_type": "case_type",
+            "custody_raw": "custody",
+            "custody": f"CASE WHEN custody IN {custody_codes} THEN custody END",
+        }, case_bad)
+        n_case = self.one("SELECT count(*) FROM ok_case_")[0]
+        self.ledger_for(CASE, n_case, case_bad)
+
+        # ---- proceedings
+        absentia_known = _sql_list(v for v in (*o.absentia_yes, *o.absentia_no) if v != "")
+        no_blank = "" in o.absentia_no
+        proc_bad = {
+            "OSC_DATE": "osc_raw IS NOT NULL AND osc_date IS NULL",
+            "CUSTODY": f"custody_raw IS NOT NULL AND custody_raw NOT IN {custody_codes}",
+            "ABSENTIA": (f"absentia IS NOT NULL AND absentia NOT IN {absentia_known}"
+                         + ("" if no_blank else " OR absentia IS NULL")),
+        }
+        self.check_table(PROCEEDING, {
+            "idnproceeding": "fa_key(idnproceeding)", "idncase": "fa_key(idncase)",
+            "osc_raw": "osc_date", "osc_date": "fa_date(osc_date)",
+            "comp_raw": "comp_date", "comp_date": "fa_date(comp_date)",
+            "court": "court", "ij_code": "ij_code", "dec_code": "dec_code",
+            "other_comp": "other_comp", "absentia": "absentia", "custody_raw": "custody",
+            "case_type": "case_type", "nat": "nat", "lang": "lang",
+        }, proc_bad)
+        self.say("classifying proceedings")
+        self.classify_proceedings(have[CASE.name])
+        # the decided proceedings: the spine of every join below
+        self.sql("""
+            CREATE OR REPLACE TABLE dec AS
+            SELECT * EXCLUDE (custody_raw) , custody_eff_raw AS custody_raw
+            FROM p_class WHERE status IS NULL
+        """)
+        n_dec = self.one("SELECT count(*) FROM dec")[0]
+        self.ledger_for(PROCEEDING, n_dec, proc_bad, used_relation="dec")
+
+        # ---- secondary tables
+        aggregates: dict[str, str] = {}
+        if have[SCHEDULE.name]:
+            sched_bad = {"ADJ_DATE": "adj_raw IS NOT NULL AND adj_date IS NULL"}
+            self.check_table(SCHEDULE, {
+                "idnproceeding": "fa_key(idnproceeding)", "adj_raw": "adj_date",
+                "adj_date": "fa_date(adj_date)", "adj_rsn": "adj_rsn"}, sched_bad)
+            self.ledger_for(SCHEDULE, self.one("SELECT count(*) FROM ok_sched")[0], sched_bad)
+            self.say("counting hearings")
+            self.sql(f"""
+                CREATE OR REPLACE TABLE agg_hearings AS
+                SELECT d.idnproceeding, count(*) AS n_hearings,
+                  count(*) FILTER (WHERE s.adj_rsn IN {_sql_list(o.continuance_codes)})
+                    AS n_continuances,
+                  min(s.adj_date) AS first_hearing
+                FROM ok_sched s JOIN dec d ON d.idnproceeding = s.idnproceeding
+                WHERE s.adj_date IS NOT NULL AND s.adj_date <= d.comp_date
+                GROUP BY d.idnproceeding
+            """)
+            aggregates["hearings"] = "agg_hearings"
+        if have[APPLICATION.name]:
+            self.check_table(APPLICATION, {
+                "idnproceeding": "fa_key(idnproceeding)", "appl_code": "appl_code",
+                "appl_dec": "appl_dec"}, {})
+            self.ledger_for(APPLICATION, self.one("SELECT count(*) FROM ok_appln")[0], {})
+            rank = {code: i for i, code in enumerate(o.asylum_rank)}
+            rank_sql = ("CASE a.appl_dec " + " ".join(
+                f"WHEN {sql_string(c)} THEN {i}" for c, i in rank.items())
+                + f" ELSE {len(rank)} END") if rank else "0"
+            self.sql(f"""
+                CREATE OR REPLACE TABLE agg_asylum AS
+                SELECT d.idnproceeding,
+                  count(*) AS n_asylum, count(a.appl_dec) AS n_asylum_decided,
+                  arg_min(a.appl_dec, {rank_sql}) FILTER (WHERE a.appl_dec IS NOT NULL)
+                    AS best_dec
+                FROM ok_appln a JOIN dec d ON d.idnproceeding = a.idnproceeding
+                WHERE a.appl_code IN {_sql_list(o.asylum_codes)}
+                GROUP BY d.idnproceeding
+            """)
+            aggregates["asylum"] = "agg_asylum"
+        if have[REPS.name]:
+            reps_bad = {"E_28_DATE": "e28_raw IS NOT NULL AND e28 IS NULL"}
+            self.check_table(REPS, {
+                "idncase": "fa_key(idncase)", "level": "upper(level)",
+                "atty_type": "upper(atty_type)", "e28_raw": "e28", "e28": "fa_date(e28)"},
+                reps_bad)
+            self.ledger_for(REPS, self.one("SELECT count(*) FROM ok_reps")[0], reps_bad)
+            self.sql(f"""
+                CREATE OR REPLACE TABLE agg_reps AS
+                SELECT r.idncase, min(r.e28) AS first_e28
+                FROM ok_reps r
+                WHERE r.atty_type IN {_sql_list(o.reps_types)}
+                  AND r.level IN {_sql_list(o.reps_levels)} AND r.e28 IS NOT NULL
+                  AND r.idncase IN (SELECT idncase FROM dec)
+                GROUP BY r.idncase
+            """)
+        if have[JUVENILE.name]:
+            juv_bad = {"IDNJUVENILE": "idnjuvenile IS NOT NULL AND juv_code IS NULL"}
+            self.check_table(JUVENILE, {
+                "idncase": "fa_key(idncase)", "idnjuvenile": "idnjuvenile",
+                "juv_code": "fa_key(idnjuvenile)"}, juv_bad)
+            self.ledger_for(JUVENILE, self.one("SELECT count(*) FROM ok_juv")[0], juv_bad)
+            self.sql(f"""
+                CREATE OR REPLACE TABLE agg_juv AS
+                SELECT DISTINCT idncase FROM ok_juv
+                WHERE idnjuvenile IS NULL
+                   OR idnjuvenile NOT IN {_sql_list(o.juvenile_exclude_codes)}
+            """)
+        if have[APPEAL.name]:
+            self.check_table(APPEAL, {
+                "idnproceeding": "fa_key(idnproceeding)", "category": "upper(category)",
+                "appeal_type": "lower(appeal_type)", "bia_decision": "upper(bia_decision)"}, {})
+            self.ledger_for(APPEAL, self.one("SELECT count(*) FROM ok_appeal")[0], {})
+            self.sql(f"""
+                CREATE OR REPLACE TABLE agg_appeal AS
+                SELECT a.idnproceeding, count(*) AS n_appeals,
+                  count(a.bia_decision) AS n_decided,
+                  bool_or(a.bia_decision IN {_sql_list(o.remand_codes)}) AS any_remand
+                FROM ok_appeal a
+                WHERE a.category IN {_sql_list(c.upper() for c in o.appeal_categories)}
+                  AND a.appeal_type IN {_sql_list(t.lower() for t in o.appeal_types)}
+                  AND a.idnproceeding IN (SELECT idnproceeding FROM dec)
+                GROUP BY a.idnproceeding
+            """)
+        return n_dec, self.build_decisions(have)
+
+    # ---------------------------------------------------------------- final tables
+    def build_decisions(self, have: dict[str, bool]) -> int:
+        o = self.o
+        joins = []
+        if have[CASE.name]:
+            joins.append("LEFT JOIN ok_case_ c ON c.idncase = d.idncase")
+        if have[SCHEDULE.name]:
+            joins.append("LEFT JOIN agg_hearings h ON h.idnproceeding = d.idnproceeding")
+        if have[APPLICATION.name]:
+            joins.append("LEFT JOIN agg_asylum a ON a.idnproceeding = d.idnproceeding")
+        if have[REPS.name]:
+            joins.append("LEFT JOIN agg_reps r ON r.idncase = d.idncase")
+        if have[JUVENILE.name]:
+            joins.append("LEFT JOIN agg_juv j ON j.idncase = d.idncase")
+        if have[APPEAL.name]:
+            joins.append("LEFT JOIN agg_appeal ap ON ap.idnproceeding = d.idnproceeding")
+
+        ref = ("d.comp_date" if o.representation_rule == "by_completion" or not have[SCHEDULE.name]
+               else "coalesce(h.first_hearing, d.comp_date)")
+        # Evidence of a lawyer makes a decision represented; its absence makes it unrepresented
+        # only when the case row could be read (a missing case row leaves it unknown).
+        evidence, capable = [], "TRUE"
+        if o.use_case_e28 and have[CASE.name]:
+            evidence.append(f"c.e28 <= {ref}")
+            capable = "c.idncase IS NOT NULL"
+        if o.use_reps_assigned and have[REPS.name]:
+            evidence.append(f"r.first_e28 <= {ref}")
+        represented = (
+            f"CASE WHEN {' OR '.join(f'coalesce({e}, FALSE)' for e in evidence)} THEN TRUE "
+            f"WHEN {capable} THEN FALSE END" if evidence else "CAST(NULL AS BOOLEAN)"
+        )
+        yes, no = _sql_list(o.absentia_yes), _sql_list(v for v in o.absentia_no if v != "")
+        blank_no = "" in o.absentia_no
+        in_absentia = (f"CASE WHEN d.absentia IN {yes} THEN TRUE WHEN d.absentia IN {no} "
+                       f"{'OR d.absentia IS NULL ' if blank_no else ''}THEN FALSE END")
+        null_b, null_i = "CAST(NULL AS BOOLEAN)", "CAST(NULL AS BIGINT)"
+        if have[APPLICATION.name]:
+            has_app = ("coalesce(a.n_asylum_decided, 0) > 0" if o.asylum_rule == "decided"
+                       else "coalesce(a.n_asylum, 0) > 0")
+            asylum_app = has_app
+            asylum_dec = (f"CASE WHEN NOT ({has_app}) OR a.best_dec IS NULL THEN NULL "
+                          f"WHEN a.best_dec IN {_sql_list(o.asylum_grant)} THEN 'grant' "
+                          f"WHEN a.best_dec IN {_sql_list(o.asylum_deny)} THEN 'deny' "
+                          f"ELSE 'other' END")
+        else:
+            asylum_app, asylum_dec = null_b, "CAST(NULL AS VARCHAR)"
+        query = f"""
+            SELECT
+              CAST(d.idncase AS VARCHAR) AS case_id,
+              CAST(d.idnproceeding AS VARCHAR) AS proceeding_id,
+              d.judge_id, d.court AS court_id,
+              CAST(year(d.comp_date) + CASE WHEN month(d.comp_date) >= 10 THEN 1 ELSE 0 END
+                   AS BIGINT) AS fiscal_year,
+              CAST(d.comp_date AS TIMESTAMP) AS decision_date,
+              d.outcome,
+              d.outcome = 'grant' AS granted,
+              d.outcome = 'removal' AS removal_ordered,
+              d.case_type_eff AS case_type,
+              d.nat_eff AS nationality, d.lang_eff AS language,
+              {'c.gender' if have[CASE.name] else 'CAST(NULL AS VARCHAR)'} AS gender,
+              CASE WHEN d.custody_raw IN ('D', 'R', 'N') THEN d.custody_raw END AS custody,
+              CASE WHEN d.custody_raw IN ('D', 'R', 'N')
+                   THEN d.custody_raw IN {_sql_list(o.detained_codes)} END AS detained,
+              {represented} AS represented,
+              {'j.idncase IS NOT NULL' if have[JUVENILE.name] else null_b} AS juvenile,
+              {asylum_app} AS asylum_application,
+              {asylum_dec} AS asylum_decision,
+              CAST(d.osc_date AS TIMESTAMP) AS filed_date,
+              CAST(d.comp_date - d.osc_date AS DOUBLE) AS duration_days,
+              {'coalesce(h.n_hearings, 0)' if have[SCHEDULE.name] else null_i} AS n_hearings,
+              {'coalesce(h.n_continuances, 0)' if have[SCHEDULE.name] else null_i}
+                AS n_continuances,
+              {in_absentia} AS in_absentia,
+              {'coalesce(ap.n_appeals, 0) > 0' if have[APPEAL.name] else null_b} AS appealed,
+              {'CASE WHEN ap.n_decided > 0 THEN ap.any_remand END'
+               if have[APPEAL.name] else null_b} AS remanded
+            FROM dec d
+            {' '.join(joins)}
+            ORDER BY d.comp_date, d.idnproceeding
+        """
+        self.decisions_arrow = self.con.sql(query).to_arrow_table()
+        include_before = ("" if o.workload_include_before_charging
+                          else "AND status IS DISTINCT FROM 'completion before charging document'")
+        self.workload_arrow = self.con.sql(f"""
+            SELECT judge_id, CAST(comp_date AS TIMESTAMP) AS completion_date, kind,
+                   case_type_eff AS case_type
+            FROM p_class
+            WHERE comp_date IS NOT NULL AND kind IS NOT NULL AND judge_ok {include_before}
+            ORDER BY comp_date, idnproceeding
+        """).to_arrow_table()
+        return self.workload_arrow.num_rows
+
+
+# --------------------------------------------------------------------------------------------
+# Lookups
+# --------------------------------------------------------------------------------------------
+def shipped_lookups() -> dict[str, dict[str, str]]:
+    data = yaml.safe_load(resources.files("fairness_audit").joinpath(
+        "configs/eoir_lookups.yaml").read_text())
+    return {k: {str(code): str(name) for code, name in v.items()} for k, v in data.items()}
+
+
+def read_lookup_file(path: Path) -> dict[str, str]:
+    """A release lookup table (tab-separated, latin-1): code column -> description column."""
+    header = raw.read_header(path)
+    upper = [h.upper() for h in header]
+    code_i = next((i for i, h in enumerate(upper) if h in ("STRCODE", "CODE")), None)
+    if code_i is None:
+        code_i = next((i for i, h in enumerate(upper) if h.endswith("CODE")), None)
+    desc_i = next((i for i, h in enumerate(upper) if "DESC" in h or h.endswith("NAME")
+                   or h in ("BASE_CITY", "CITY")), None)
+    if code_i is None or desc_i is None:
+        return {}
+    opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
+    out: dict[str, str] = {}
+    with opener(path, "rb") as fh:
+        fh.readline()
+        for rawline in fh:
+            fields = rawline.decode("latin-1").rstrip("\r\n").split("\t")
+            if len(fields) > max(code_i, desc_i) and fields[code_i].strip():
+                out[fields[code_i].strip()] = fields[desc_i].strip()
+    return out
+
+
+def collect_lookups(folder: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    shipped = shipped_lookups()
+    lookups: dict[str, dict[str, str]] = {}
+    sources: dict[str, str] = {}
+    specs = [TableSpec(name=n, key="", columns={}, required=())
+             for names in LOOKUP_TABLES.values() for n in names]
+    located = raw.locate_tables(folder, specs) if folder.is_dir() else {}
+    for kind, names in LOOKUP_TABLES.items():
+        for n in names:
+            if n in located:
+                table = read_lookup_file(located[n])
+                if table:
+                    lookups[kind], sources[kind] = table, located[n].name
+                    break
+        if kind not in lookups:
+            lookups[kind] = shipped.get(kind, {})
+            sources[kind] = ("packaged fallback (marrowb/eoir)" if kind in shipped
+                             else "not available")
+    return lookups, sources
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+def ingest_eoir(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    options: EoirOptions | None = None,
+    work_dir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Read a raw EOIR release and write the decisions table and its companion files.
+
+    Parameters
+    ----------
+    source
+        The unzipped release folder, or the release zip itself.
+    out
+        ``STEM.parquet``; ``STEM.judge_completions.parquet``, ``STEM.ledger.json``,
+        ``STEM.set_aside.parquet`` and ``STEM.lookups.json`` are written beside it.
+    options
+        Derivation options; the packaged defaults when omitted (see :func:`load_options`).
+    work_dir
+        Where the temporary DuckDB database and extracted zip members go (default: the
+        system's temporary folder).
+    progress
+        Called with short progress lines.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    ReleaseError
+        A required table or column is missing or a file cannot be read.
+    LedgerMismatch
+        Rows were lost (a bug): the counts of a table do not add up.
+
+    Example
+    -------
+    >>> ingest_eoir("eoir_release/", "out/eoir.parquet")  # doctest: +SKIP
+    """
+    o = options or load_options()
+    say = progress or (lambda _msg: None)
+    paths = TablePaths.from_path(out)
+    source = Path(source)
+    if not source.exists():
+        raise ReleaseError(f"{source}: expected an EOIR release folder or zip, found nothing")
+    with raw.WorkDir(work_dir) as wd:
+        if source.is_file():
+            names = [s.name for s in TABLES] + [n for ns in LOOKUP_TABLES.values() for n in ns]
+            folder = raw.extract_zip(source, names, wd.path, say)
+        else:
+            folder = source
+        located = raw.locate_tables(folder, TABLES)
+        files = {}
+        for spec in TABLES:
+            if spec.name in located:
+                path = located[spec.name]
+                files[spec.name] = raw.open_table(spec, path)
+        con = duckdb.connect(str(wd.path / "ingest.duckdb"))
+        try:
+            settings = {"temp_directory": str(wd.path / "spill"),
+                        "preserve_insertion_order": False}
+            if o.memory_limit:
+                settings["memory_limit"] = str(o.memory_limit)
+            if o.threads:
+                settings["threads"] = int(o.threads)
+            for key, value in settings.items():
+                literal = sql_string(value) if isinstance(value, str) else value
+                con.execute(f"SET {key} = {literal}")
+            job = _Ingest(con, o, say)
+            n_dec, n_comp = job.run(files)
+            job.ledger.check()
+            say("writing outputs")
+            lookups, lookup_sources = collect_lookups(folder)
+            workload = job.workload_arrow
+            dates = (pc.min_max(workload.column("completion_date")) if workload.num_rows
+                     else None)
+            coverage_start = dates["min"].as_py().date().isoformat() if dates else None
+            coverage_end = dates["max"].as_py().date().isoformat() if dates else None
+            metadata = {
+                "source": "eoir",
+                "source_path": str(source),
+                "coverage_start": coverage_start,
+                "coverage_end": coverage_end,
+                "derivations": o.to_dict(),
+                "lookups": {"file": paths.decisions.name[: -len(".parquet")] + ".lookups.json",
+                            "sources": lookup_sources},
+                "tables": {
+                    name: {"file": st.table.path.name,
+                           "rows_read": st.rows_read,
+                           "rows_repaired": st.repaired,
+                           "rows_malformed": st.malformed,
+                           "rows_with_trailing_empty_field": st.trailing_empty_field,
+                           "columns_absent": sorted(c for c, p in st.table.positions.items()
+                                                    if p is None)}
+                    for name, st in job.staged.items()
+                },
+                "tables_absent": [s.name for s in TABLES if s.name not in files],
+            }
+            decisions = job.decisions_arrow.to_pandas(types_mapper=_types_mapper)
+            workload_df = workload.to_pandas(types_mapper=_types_mapper)
+            problems = validate_decisions(decisions) + validate_workload(workload_df)
+            if problems:  # a derivation broke the contract: a bug, not a user error
+                raise AuditError("eoir ingest produced an invalid table: " + "; ".join(problems))
+            ledger = job.ledger.to_dict()
+            write_decision_data(paths, decisions, workload_df, ledger, metadata)
+            _write_set_aside(con, paths.set_aside)
+            write_json({"sources": lookup_sources, **lookups}, lookups_path(paths))
+        finally:
+            con.close()
+    return IngestResult(paths, n_dec, n_comp, ledger, metadata)
+
+
+def lookups_path(paths: TablePaths) -> Path:
+    return paths.decisions.with_name(paths.stem + ".lookups.json")
+
+
+def _types_mapper(arrow_type: pa.DataType):
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_floating(arrow_type):
+        return pd.Float64Dtype()
+    return None
+
+
+def _write_set_aside(con, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    con.execute(f"""
+        COPY (SELECT "table", key, reason, detail FROM set_aside
+              ORDER BY "table", reason, key)
+        TO {sql_string(str(tmp))} (FORMAT parquet)
+    """)
+    os.replace(tmp, path)
+
+
+def read_lookups(path: str | os.PathLike) -> dict[str, Any]:
+    """The code tables written beside a decisions table (``<stem>.lookups.json``)."""
+    return json.loads(Path(path).read_text())
