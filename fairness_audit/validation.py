@@ -1,0 +1,392 @@
+"""Does the method work? Coverage, false flags and the design check over simulated court systems.
+
+Each replicate simulates an independent court system, writes it as a decisions table, runs the
+full audit (``compute_results``) with the plan, and records one row per test of the plan
+(whatever hypotheses it contains) with the term's target from the simulation. The rows go to a
+CSV as replicates finish, so that a run can be summarised, interrupted and resumed.
+
+Designs:
+
+* ``planted``: the simulator's default effects; coverage of each test's interval against the
+  target of its term (contract section 8).
+* ``null``: every tested term of H1-H5 and H7 zero (``SimulationParams.null``); the share of
+  audits with any primary test of H1-H5 or H7 "consistent with the concern", and the design
+  check: the quota_shortfall slope of the grant model without judge fixed effects (confounded
+  by the pace-leniency correlation) against the same slope with them.
+* ``no_spread``: no judge spread (H6's own calibration).
+
+Command line::
+
+    python -m fairness_audit.validation run --design planted --design null -R 200 \\
+        --out validation/runs/replicates.csv --workers 2
+    python -m fairness_audit.validation summarise validation/runs/replicates.csv
+
+The bounds are those of contract section 8: coverage at least
+0.95 - 3.3 sqrt(0.0475 / R); false-flag and design-check rates at most
+alpha + 2.33 sqrt(alpha (1 - alpha) / R).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+# one thread per worker process: the workers share the machine's cores
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+DESIGNS = ("planted", "null", "no_spread")
+SEED_BASE = {"planted": 1_000_000, "null": 2_000_000, "no_spread": 3_000_000}
+FALSE_FLAG_HYPOTHESES = ("H1", "H2", "H3", "H4", "H5", "H7")
+CONCERN = "consistent with the concern"
+FIELDS = ("design", "replicate", "seed", "kind", "hypothesis", "test_id", "role", "model", "term",
+          "scale", "estimate", "std_error", "ci_low", "ci_high", "p_value", "p_adjusted",
+          "concern_sign", "verdict", "hypothesis_verdict", "target", "covered", "n_obs",
+          "n_judges", "n_courts", "seconds", "error")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplicateSpec:
+    """What one replicate simulates and how it is audited."""
+
+    design: str
+    replicate: int
+    n_courts: int = 20
+    judges_per_court: int = 5
+    first_fiscal_year: int = 2015
+    config: str | None = None  # audit plan (YAML); None = the packaged default
+    design_model: str = "H2"  # model whose judge fixed effects the design check removes
+    design_term: str = "quota_shortfall"
+    confounder_sign: int = -1  # slow judges are stricter: shortfall and grant move apart
+
+    @property
+    def seed(self) -> int:
+        return SEED_BASE[self.design] + self.replicate
+
+
+def simulation_params(spec: ReplicateSpec):
+    from fairness_audit.simulate import SimulationParams
+
+    params = dataclasses.replace(SimulationParams(), n_courts=spec.n_courts,
+                                 judges_per_court=spec.judges_per_court,
+                                 first_fiscal_year=spec.first_fiscal_year)
+    if spec.design == "null":
+        params = params.null()
+    elif spec.design == "no_spread":
+        params = params.without_judge_spread()
+    return params
+
+
+def _row(spec: ReplicateSpec, **values: Any) -> dict[str, Any]:
+    row = {k: None for k in FIELDS}
+    row.update(design=spec.design, replicate=spec.replicate, seed=spec.seed)
+    row.update(values)
+    return row
+
+
+def _design_check_rows(spec: ReplicateSpec, frame, config) -> list[dict[str, Any]]:
+    """The plan's grant model with and without judge fixed effects, its quota_shortfall slope."""
+    import warnings
+
+    from fairness_audit.errors import ModelWarning
+    from fairness_audit.models.design import build_design
+    from fairness_audit.models.regression import fit
+
+    base = config.models[spec.design_model]
+    variant = base.model_copy(update={"fixed_effects": tuple(
+        fe for fe in base.fixed_effects if "judge_id" not in fe.split("^"))})
+    rows = []
+    for label, mspec in (("without judge fixed effects", variant),):
+        design = build_design(frame.data, mspec, cluster=config.inference.cluster)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModelWarning)
+            result = fit(design, name=f"{spec.design_model} {label}")
+        table = result.to_frame(config.inference.interval_level).set_index("term")
+        for term in (spec.design_term, f"post_policy:{spec.design_term}"):
+            if term not in table.index:
+                continue
+            t = table.loc[term]
+            rows.append(_row(spec, kind="design_check", hypothesis=spec.design_model,
+                             test_id=f"{spec.design_model} {label}", role="design_check",
+                             model=f"{spec.design_model} {label}", term=term, scale="log-odds",
+                             estimate=float(t["estimate"]), std_error=float(t["std_error"]),
+                             ci_low=float(t["ci_low"]), ci_high=float(t["ci_high"]),
+                             p_value=float(t["p_value"]), concern_sign=spec.confounder_sign,
+                             n_obs=int(result.n_obs)))
+    return rows
+
+
+def run_replicate(spec: ReplicateSpec) -> list[dict[str, Any]]:
+    """Simulate one court system, audit it, and return one row per test (and design check)."""
+    import warnings
+
+    from fairness_audit.audit import compute_results
+    from fairness_audit.config import load_config
+    from fairness_audit.features import build_frame
+    from fairness_audit.schema import coerce_decisions
+    from fairness_audit.simulate import simulate
+    from fairness_audit.tables import TablePaths, write_decision_data
+    from fairness_audit.truth import model_targets
+
+    start = time.perf_counter()
+    try:
+        config = load_config(spec.config)
+        params = simulation_params(spec)
+        sim = simulate(params, seed=spec.seed)
+        decisions, _ = coerce_decisions(sim.decisions)
+        targets: dict[str, dict[str, float]] = {}
+        if spec.design == "planted":
+            targets = model_targets(decisions, sim.workload, sim.expected, config,
+                                    coverage_start=sim.metadata["coverage_start"])
+        with tempfile.TemporaryDirectory(prefix="fa-validation-") as tmp:
+            paths = TablePaths.from_path(Path(tmp) / "court.parquet")
+            write_decision_data(paths, sim.decisions, sim.workload, sim.ledger, sim.metadata)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results = compute_results(paths.decisions, config)
+        rows = []
+        for h in results["hypotheses"]:
+            for t in h["tests"]:
+                target = targets.get(t["model"], {}).get(t["term"])
+                covered = None
+                if target is not None and t["ci_low"] is not None:
+                    covered = int(t["ci_low"] <= target <= t["ci_high"])
+                rows.append(_row(
+                    spec, kind="test", hypothesis=h["id"], test_id=t["id"], role=t["role"],
+                    model=t["model"], term=t["term"], scale=t["scale"], estimate=t["estimate"],
+                    std_error=t["std_error"], ci_low=t["ci_low"], ci_high=t["ci_high"],
+                    p_value=t["p_value"], p_adjusted=t["p_adjusted"],
+                    concern_sign=t["concern_sign"], verdict=t["verdict"],
+                    hypothesis_verdict=h["verdict"], target=target, covered=covered,
+                    n_obs=t["n_obs"], error=None if t["estimate"] is not None else t["verdict_reason"]))
+        if spec.design == "null" and spec.design_model in config.models:
+            frame = build_frame(decisions, sim.workload, config,
+                                coverage_start=sim.metadata["coverage_start"])
+            rows.extend(_design_check_rows(spec, frame, config))
+    except Exception as exc:  # a failed replicate is a result too: it is counted, not lost
+        return [_row(spec, kind="error", error=f"{type(exc).__name__}: {exc} | "
+                     + traceback.format_exc(limit=3).replace("\n", " "),
+                     seconds=round(time.perf_counter() - start, 1))]
+    seconds = round(time.perf_counter() - start, 1)
+    n_judges = spec.n_courts * spec.judges_per_court
+    for r in rows:
+        r.update(n_judges=n_judges, n_courts=spec.n_courts, seconds=seconds)
+    return rows
+
+
+def _done(path: Path) -> set[tuple[str, int]]:
+    if not path.exists():
+        return set()
+    with open(path, newline="") as fh:
+        return {(r["design"], int(r["replicate"])) for r in csv.DictReader(fh)}
+
+
+def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
+        start: int = 0, max_minutes: float | None = None, log=print, **spec_options: Any) -> Path:
+    """Run the replicates not yet in ``out`` (designs interleaved), appending rows as they finish."""
+    import multiprocessing as mp
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(out)
+    specs = [ReplicateSpec(design=d, replicate=i, **spec_options)
+             for i in range(start, start + replicates) for d in designs if (d, i) not in done]
+    log(f"{len(specs)} replicate(s) to run ({len(done)} already in {out}), {workers} worker(s)")
+    new_file = not out.exists()
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
+    t0 = time.monotonic()
+    with open(out, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new_file:
+            writer.writeheader()
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers) as pool:
+            for k, rows in enumerate(pool.imap_unordered(run_replicate, specs), 1):
+                writer.writerows(rows)
+                fh.flush()
+                first = rows[0]
+                log(f"[{k}/{len(specs)}] {first['design']} #{first['replicate']}: "
+                    f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
+                    f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
+                if deadline and time.monotonic() > deadline:
+                    log("time limit reached: stopping (rows so far are kept; rerun to resume)")
+                    pool.terminate()
+                    break
+    return out
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def coverage_bound(r: int) -> float:
+    return 0.95 - 3.3 * math.sqrt(0.0475 / r)
+
+
+def rate_bound(r: int, alpha: float = 0.05) -> float:
+    return alpha + 2.33 * math.sqrt(alpha * (1 - alpha) / r)
+
+
+def _read(paths: Iterable[Path]) -> list[dict[str, str]]:
+    rows = []
+    for p in paths:
+        with open(p, newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
+
+
+def _f(x: str | None) -> float | None:
+    return float(x) if x not in (None, "") else None
+
+
+def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
+    """Coverage per tested term, false-flag rate and design-check rates, with their bounds."""
+    rows = _read(paths)
+    out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "errors": {}}
+    for design in DESIGNS:
+        errs = [r for r in rows if r["design"] == design and r["kind"] == "error"]
+        if errs:
+            out["errors"][design] = len(errs)
+    # coverage (planted): per test with a target
+    planted = [r for r in rows if r["design"] == "planted" and r["kind"] == "test"]
+    by_test: dict[str, list[dict[str, str]]] = {}
+    for r in planted:
+        by_test.setdefault(r["test_id"], []).append(r)
+    for test_id, rs in by_test.items():
+        cov = [int(r["covered"]) for r in rs if r["covered"] not in ("", None)]
+        if not cov:
+            continue
+        r_n = len(cov)
+        est = [_f(r["estimate"]) for r in rs if r["covered"] not in ("", None)]
+        tgt = [_f(r["target"]) for r in rs if r["covered"] not in ("", None)]
+        se = [_f(r["std_error"]) for r in rs if r["covered"] not in ("", None)]
+        mean_est = sum(est) / r_n
+        sd_est = math.sqrt(sum((e - mean_est) ** 2 for e in est) / max(r_n - 1, 1))
+        out["coverage"].append({
+            "test": test_id, "term": rs[0]["term"], "model": rs[0]["model"], "R": r_n,
+            "coverage": sum(cov) / r_n, "bound": coverage_bound(r_n),
+            "passed": sum(cov) / r_n >= coverage_bound(r_n),
+            "mean_estimate": mean_est, "mean_target": sum(tgt) / r_n,
+            "sd_estimate": sd_est, "mean_se": sum(se) / r_n,
+        })
+    # false flags (null): any primary test of H1-H5, H7 consistent with the concern
+    null_tests = [r for r in rows if r["design"] == "null" and r["kind"] == "test"]
+    reps: dict[str, bool] = {}
+    for r in null_tests:
+        flag = (r["role"] == "primary" and r["hypothesis"] in FALSE_FLAG_HYPOTHESES
+                and r["verdict"] == CONCERN)
+        reps[r["replicate"]] = reps.get(r["replicate"], False) or flag
+    if reps:
+        r_n = len(reps)
+        rate = sum(reps.values()) / r_n
+        per_test: dict[str, list[int]] = {}
+        for r in null_tests:
+            if r["role"] == "primary":
+                per_test.setdefault(r["test_id"], []).append(int(r["verdict"] == CONCERN))
+        out["false_flags"] = {
+            "R": r_n, "rate": rate, "bound": rate_bound(r_n, alpha),
+            "passed": rate <= rate_bound(r_n, alpha),
+            "hypotheses": sorted({r["hypothesis"] for r in null_tests if r["role"] == "primary"}),
+            "per_test": {k: sum(v) / len(v) for k, v in sorted(per_test.items())},
+        }
+    # design check (null): significant slope with the confounder's sign
+    checks: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        if r["design"] != "null":
+            continue
+        is_check = r["kind"] == "design_check"
+        is_primary_model = (r["kind"] == "test" and r["test_id"].split(".")[0] in ("H2",)
+                            and r["model"] == "H2")
+        if not (is_check or is_primary_model) or r["p_value"] in ("", None):
+            continue
+        sign = int(r["concern_sign"]) if is_check else -1
+        hit = int(float(r["p_value"]) < alpha and math.copysign(1, float(r["estimate"])) == sign)
+        checks.setdefault((r["model"], r["term"]), []).append(hit)
+    for (model, term), hits in sorted(checks.items()):
+        r_n = len(hits)
+        without_fe = "without judge" in model
+        out["design_check"].append({
+            "model": model, "term": term, "R": r_n, "share_significant_with_confounder_sign":
+            sum(hits) / r_n, "requirement": ">= 0.80" if without_fe and term == "quota_shortfall"
+            else f"<= {rate_bound(r_n, alpha):.3f}" if not without_fe else "(reported)",
+            "passed": (sum(hits) / r_n >= 0.8) if without_fe and term == "quota_shortfall"
+            else (sum(hits) / r_n <= rate_bound(r_n, alpha)) if not without_fe else None,
+        })
+    return out
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The summary as the tables of docs/validation.md."""
+    lines = []
+    if summary["coverage"]:
+        lines += ["| test | term | model | R | coverage | bound | passed | mean estimate | mean target "
+                  "| SD of estimates | mean SE |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for c in summary["coverage"]:
+            lines.append(f"| {c['test']} | `{c['term']}` | {c['model']} | {c['R']} | "
+                         f"{c['coverage']:.3f} | {c['bound']:.3f} | {'yes' if c['passed'] else 'NO'} | "
+                         f"{c['mean_estimate']:.4g} | {c['mean_target']:.4g} | {c['sd_estimate']:.4g} | "
+                         f"{c['mean_se']:.4g} |")
+        lines.append("")
+    ff = summary["false_flags"]
+    if ff:
+        lines += [f"False flags on the null (hypotheses {', '.join(ff['hypotheses'])}): "
+                  f"{ff['rate']:.3f} of R = {ff['R']} audits had a primary test \"{CONCERN}\" "
+                  f"(bound {ff['bound']:.3f}: {'passed' if ff['passed'] else 'FAILED'}).", "",
+                  "| primary test | share consistent with the concern |", "|---|---|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in ff["per_test"].items()]
+        lines.append("")
+    if summary["design_check"]:
+        lines += ["| model | term | R | significant with the confounder's sign | requirement | passed |",
+                  "|---|---|---|---|---|---|"]
+        for d in summary["design_check"]:
+            passed = "—" if d["passed"] is None else ("yes" if d["passed"] else "NO")
+            lines.append(f"| {d['model']} | `{d['term']}` | {d['R']} | "
+                         f"{d['share_significant_with_confounder_sign']:.3f} | {d['requirement']} | "
+                         f"{passed} |")
+        lines.append("")
+    if summary["errors"]:
+        lines.append("Replicates that failed: " + ", ".join(f"{k}: {v}" for k, v in
+                                                             summary["errors"].items()))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fairness_audit.validation",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="simulate and audit replicates, appending rows to a CSV")
+    p_run.add_argument("--design", action="append", choices=DESIGNS, required=True)
+    p_run.add_argument("-R", "--replicates", type=int, default=200)
+    p_run.add_argument("--start", type=int, default=0, help="first replicate index (seed offset)")
+    p_run.add_argument("--out", type=Path, required=True)
+    p_run.add_argument("--workers", type=int, default=2)
+    p_run.add_argument("--courts", type=int, default=20)
+    p_run.add_argument("--judges-per-court", type=int, default=5)
+    p_run.add_argument("--first-fiscal-year", type=int, default=2015)
+    p_run.add_argument("--config", type=str, default=None, help="audit plan (default: packaged)")
+    p_run.add_argument("--max-minutes", type=float, default=None)
+    p_sum = sub.add_parser("summarise", help="coverage, false flags and design check from CSVs")
+    p_sum.add_argument("csv", type=Path, nargs="+")
+    p_sum.add_argument("--alpha", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.design, args.replicates, args.out, workers=args.workers, start=args.start,
+            max_minutes=args.max_minutes, n_courts=args.courts,
+            judges_per_court=args.judges_per_court, first_fiscal_year=args.first_fiscal_year,
+            config=args.config, log=lambda m: print(m, flush=True))
+        print(markdown(summarise([args.out])))
+    else:
+        print(markdown(summarise(args.csv, alpha=args.alpha)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
