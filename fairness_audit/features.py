@@ -16,7 +16,9 @@ Definitions (defaults; each a config option):
   fiscal year of the intensity window) / 100``. A judge's fiscal year is complete when the
   judge completed a case within its first 30 days (or earlier) and within its last 30 days (or
   later), and the data cover it from its first day.
-* ``post_policy``: decision_date in [policy.start, policy.end).
+* ``post_policy``: decision_date in [policy.start, policy.end). A decision with only a fiscal
+  year (no date) is placed by its fiscal year when the policy and window boundaries all fall on
+  Oct 1, as the defaults do; otherwise it is left out as "no decision date".
 * ``fiscal_month``: 1 = October ... 12 = September.
 * ``log_duration`` = log((duration_days + 1) / 365); ``unrepresented`` = not represented.
 """
@@ -159,6 +161,19 @@ def pre_policy_gap(work: Workload, *, years: tuple[int, int], target: int,
     return pd.Series(gaps, dtype="float64").reindex(span.index)
 
 
+def joined_on_or_after(work: Workload, day: int) -> set[str]:
+    """Judges whose first counted completion is on or after ``day`` (e.g. hired after the policy)."""
+    if len(work.day) == 0:
+        return set()
+    first = pd.Series(work.day).groupby(work.judge).min()
+    return set(first.index[first.to_numpy() >= day].astype(str))
+
+
+def _on_fiscal_boundaries(*days: int) -> bool:
+    fy_starts = fiscal_year_start(fiscal_year_of_day(np.array(days, dtype="int64")))
+    return bool(np.all(fy_starts == np.array(days)))
+
+
 @dataclass(frozen=True)
 class AnalysisFrame:
     """The decisions with their features; ``excluded`` counts rows each feature leaves null."""
@@ -167,6 +182,10 @@ class AnalysisFrame:
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)
     workload_source: str = "judge_completions file"
     completions: str = "merits"
+    # the completions that count and the first day the data cover: designs that need another
+    # intensity window (placebo policy dates) recompute pre_policy_gap from them
+    workload: Workload | None = None
+    covered_from: int | None = None
 
 
 def _bool_float(s: pd.Series) -> pd.Series:
@@ -196,17 +215,27 @@ def build_frame(decisions: pd.DataFrame, workload: pd.DataFrame | None, config: 
     gap = pre_policy_gap(work, years=tuple(f.intensity_window), target=f.quota_target,
                          covered_from=covered)
     df["pre_policy_gap"] = df["judge_id"].astype(str).map(gap).astype("float64")
+    joined_late = joined_on_or_after(work, to_day(config.policy.start))
+    late_rows = df["judge_id"].astype(str).isin(joined_late) & df["pre_policy_gap"].isna()
     excluded["pre_policy_gap"] = Counter({
-        "judge without a complete year in the intensity window": int(df["pre_policy_gap"].isna().sum())
+        "judge without a complete year in the intensity window":
+            int((df["pre_policy_gap"].isna() & ~late_rows).sum()),
+        "judge whose first completion is on or after the policy date": int(late_rows.sum()),
     })
 
     start, end = to_day(config.policy.start), to_day(config.policy.end)
-    post = np.where(no_date, np.nan, ((day >= start) & (day < end)).astype(float))
-    df["post_policy"] = post
     w0, w1 = to_day(config.window.start), to_day(config.window.end)
-    df["in_window"] = ~no_date & (day >= w0) & (day < w1)
-    excluded["window"] = Counter({"no decision date": int(no_date.sum()),
-                                  "outside window": int((~no_date & ~df["in_window"]).sum())})
+    # a decision known only by its fiscal year is placed by it when every boundary is an Oct 1
+    # (the defaults are): extracts such as SDUT's give only the fiscal year
+    fy = df["fiscal_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    by_year = no_date & ~np.isnan(fy) & _on_fiscal_boundaries(start, end, w0, w1)
+    proxy = np.where(by_year, fiscal_year_start(np.nan_to_num(fy, nan=1970).astype("int64")), day)
+    placed = ~np.isnan(proxy)
+    post = np.where(placed, ((proxy >= start) & (proxy < end)).astype(float), np.nan)
+    df["post_policy"] = post
+    df["in_window"] = placed & (proxy >= w0) & (proxy < w1)
+    excluded["window"] = Counter({"no decision date": int((~placed).sum()),
+                                  "outside window": int((placed & ~df["in_window"]).sum())})
 
     month = df["decision_date"].dt.month
     df["fiscal_month"] = ((month - 10) % 12 + 1).astype("Int64")
@@ -225,4 +254,6 @@ def build_frame(decisions: pd.DataFrame, workload: pd.DataFrame | None, config: 
         {k: {r: n for r, n in v.items() if n} for k, v in excluded.items()},
         work.source,
         work.kinds,
+        work,
+        covered,
     )

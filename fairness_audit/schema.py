@@ -61,7 +61,8 @@ DECISION_COLUMNS: tuple[Column, ...] = (
 
 WORKLOAD_COLUMNS: tuple[Column, ...] = (
     Column("judge_id", "string", False, "judge code"),
-    Column("completion_date", "date", False, "date of the completion"),
+    Column("completion_date", "date", True,
+           "date of the completion; null where the source gives only the fiscal year"),
     Column("kind", "string", False, "merits or administrative", COMPLETION_KINDS),
     Column("case_type", "string", True, "case type code as in the source"),
 )

@@ -86,3 +86,24 @@ def test_build_frame_features_and_exclusions():
     assert excluded == int((~d["in_window"]).sum()) > 0
     np.testing.assert_allclose(d["log_duration"], np.log((d["duration_days"] + 1) / 365))
     assert (d["unrepresented"] == 1 - d["represented"]).all()
+
+
+def test_decisions_known_only_by_fiscal_year_are_placed_by_it():
+    from fairness_audit.schema import coerce_decisions
+    from fairness_audit.simulate import SimulationParams, simulate
+    import dataclasses
+
+    sim = simulate(dataclasses.replace(SimulationParams(), n_courts=2), seed=5)
+    decisions, _ = coerce_decisions(sim.decisions)
+    dated = build_frame(decisions, None, load_config()).data
+    undated = decisions.assign(decision_date=pd.NaT, filed_date=pd.NaT)
+    frame = build_frame(undated, None, load_config())
+    assert (frame.data["post_policy"] == dated["post_policy"]).all()
+    assert (frame.data["in_window"] == dated["in_window"]).all()
+    assert frame.data["quota_shortfall"].isna().all()
+    # a window that does not start on Oct 1 cannot place them: they are counted, not guessed
+    shifted = load_config().model_copy(update={"window": load_config().window.model_copy(
+        update={"start": pd.Timestamp("2017-01-01").date()})})
+    frame = build_frame(undated, None, shifted)
+    assert not frame.data["in_window"].any()
+    assert frame.excluded["window"]["no decision date"] == len(undated)
