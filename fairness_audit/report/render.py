@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from fairness_audit.report import plots
 
@@ -37,8 +37,12 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
             writer.writerow({k: safe_cell(v) for k, v in row.items()})
 
 
+def _missing(value: Any) -> bool:
+    return value is None or isinstance(value, Undefined)
+
+
 def fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
+    if _missing(value):
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -52,11 +56,11 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 
 def pct(value: Any) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
+    return "—" if _missing(value) else f"{100 * value:.1f}%"
 
 
 def pvalue(value: Any) -> str:
-    if value is None:
+    if _missing(value):
         return "—"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
