@@ -93,10 +93,24 @@ class AnalysisSpec(_Frozen):
 
 
 class Disparities(_Frozen):
+    """Group metrics (fairness_audit.disparity): rates, gaps, adjusted gaps, suppression."""
+
     outcomes: tuple[str, ...] = ("granted",)
+    # continuous outcomes: mean and median by group (e.g. duration_days, n_hearings)
+    continuous: tuple[str, ...] = ()
     dimensions: tuple[str, ...] = ("represented", "custody", "nationality", "court_id")
+    # intersections of two dimensions, e.g. [nationality, represented]; their margins are the
+    # one-way tables of the two dimensions
+    intersections: tuple[tuple[str, str], ...] = ()
     min_cell: int = Field(30, ge=1)
+    # dimension -> reference group; default the largest group (ties: the first seen). An
+    # intersection's reference is written "a / b" (e.g. "MX / yes")
     reference: dict[str, str] = Field(default_factory=dict)
+    # judge-cluster bootstrap for group-rate intervals (judges resampled once per replicate)
+    bootstrap_replicates: int = Field(499, ge=50)
+    # regression-adjusted gaps and the Oaxaca-Blinder decomposition
+    adjusted: bool = True
+    adjusted_max_groups: int = Field(100, ge=1)
 
 
 class AuditConfig(_Frozen):

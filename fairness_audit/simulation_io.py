@@ -13,7 +13,7 @@ from fairness_audit.errors import ConfigError
 from fairness_audit.schema import coerce_decisions
 from fairness_audit.simulate import SimulationParams, judges_for, simulate
 from fairness_audit.tables import TablePaths, write_decision_data, write_json
-from fairness_audit.truth import model_targets
+from fairness_audit.truth import audit_truth, model_targets
 
 
 def load_params(config: Path | None) -> SimulationParams:
@@ -54,11 +54,19 @@ def simulate_to_files(out: Path, *, decisions: int | None = None, seed: int = 20
     progress(f"computing each model term's target on {len(decisions_frame):,} decisions")
     targets = model_targets(decisions_frame, sim.workload, sim.expected, load_config(),
                             coverage_start=sim.metadata["coverage_start"])
+    # group rates conditional on the simulated judges, and H6's judge-spread target
+    extra = audit_truth(decisions_frame, sim.workload, sim.expected, load_config(),
+                        coverage_start=sim.metadata["coverage_start"])
+    targets.update(extra["analyses"])
     metadata = {**sim.metadata, "null": null, "no_judge_spread": no_judge_spread,
                 "anticipation": anticipation}
     write_decision_data(paths, sim.decisions, sim.workload, sim.ledger, metadata)
     write_json({**sim.truth, "targets": targets,
                 "target_definition": "each model of the default plan fitted to the expected "
-                                     "outcomes of this draw, on the audit's sample"},
+                                     "outcomes of this draw, on the audit's sample",
+                "group_rates": extra["group_rates"],
+                "group_rates_definition": "mean true probability of the outcome over the "
+                                          "audit's decisions of each group and period (rates "
+                                          "conditional on the simulated judges and cases)"},
                paths.truth)
     return paths

@@ -86,3 +86,59 @@ def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.
         scale = PERCENT if spec.family == "ols" and spec.outcome != "log_duration" else 1.0
         targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
     return targets
+
+
+def _expected_rates(expected: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each decision's true probability of each binary outcome of the group tables.
+
+    A grant needs the respondent present: P(granted) = (1 - p_in_absentia) p_grant; removal
+    is every in-absentia order plus the removals among the rest:
+    P(removal_ordered) = p_in_absentia + (1 - p_in_absentia) p_removal.
+    """
+    p_ia = expected["p_in_absentia"].to_numpy(dtype=float)
+    return {
+        "granted": (1 - p_ia) * expected["p_grant"].to_numpy(dtype=float),
+        "removal_ordered": p_ia + (1 - p_ia) * expected["p_removal"].to_numpy(dtype=float),
+        "in_absentia": p_ia,
+    }
+
+
+def audit_truth(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.DataFrame,
+                config: AuditConfig, *, coverage_start: str | None) -> dict:
+    """Group rates conditional on the simulated judges, and the targets of the plan's analyses
+    that have one (H6's judge_variance).
+
+    ``group_rates``: for every binary outcome x dimension (and intersection) x period of the
+    plan's disparity tables, the mean of the true probabilities over the audit's rows of the
+    group (the value the group's observed rate estimates, given the judges and cases drawn),
+    with the number of decisions and of judges.
+    """
+    from fairness_audit.analyses.judges import judge_targets
+    from fairness_audit.disparity import PERIODS, dimension_labels, dimension_name, plan_dimensions
+
+    frame = build_frame(decisions, workload, config, coverage_start=coverage_start).data
+    probs = {k: pd.Series(v, index=frame.index) for k, v in _expected_rates(
+        expected.set_axis(frame.index)).items()}
+    data = frame[frame["in_window"].astype(bool)]
+    rates = []
+    for period, flag in PERIODS.items():
+        part = data[data["post_policy"] == flag]
+        for dim in plan_dimensions(config, part.columns):
+            labels = dimension_labels(part, dim)
+            for outcome in config.disparities.outcomes:
+                if outcome not in probs:
+                    continue
+                keep = labels.notna() & part[outcome].notna()
+                g = pd.DataFrame({"group": labels[keep], "p": probs[outcome].loc[part.index[keep]],
+                                  "judge": part.loc[keep, config.inference.cluster]})
+                agg = g.groupby("group", sort=True).agg(value=("p", "mean"), n=("p", "size"),
+                                                        n_judges=("judge", "nunique"))
+                rates.extend({"outcome": outcome, "dimension": dimension_name(dim), "group": str(grp),
+                              "period": period, "value": float(r.value), "n": int(r.n),
+                              "n_judges": int(r.n_judges)} for grp, r in agg.iterrows())
+    analyses = {}
+    for name, spec in config.analyses.items():
+        if spec.kind == "judge_variance" and spec.outcome == "granted":
+            analyses[name] = judge_targets(frame, pd.Series(expected["p_grant"].to_numpy(dtype=float),
+                                                            index=frame.index), config, spec)
+    return {"group_rates": rates, "analyses": analyses}

@@ -2,3 +2,5 @@
 
 Each module registers its kinds with ``fairness_audit.hypotheses.register_analysis``.
 """
+
+from fairness_audit.analyses import judges  # noqa: F401
