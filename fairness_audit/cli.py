@@ -138,6 +138,38 @@ def audit(
         typer.echo(f"  {line}")
 
 
+
+@app.command()
+@user_errors
+def judges(
+    table: Annotated[Path, typer.Argument(help="A published judge-level table: the TRAC judge CSV "
+                                                "(FY2012-2017 layout) or the TRAC-style JSON.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for judges.csv, courts.csv, "
+                                                    "summary.json, summary.md and funnel.png.")],
+    layout: Annotated[str, typer.Option(
+        help="auto (from the extension), trac_csv or trac_json.")] = "auto",
+    min_decisions: Annotated[int, typer.Option(
+        help="Leave out judge x court rows with fewer grants + denials.")] = 0,
+) -> None:
+    """Judge consistency ("refugee roulette") on a published judge x court table.
+
+    Beta-binomial shrinkage of each judge's grant rate toward the court, within-court spread,
+    a homogeneity test per court and a funnel plot. Rates are not adjusted for case mix.
+
+    Example: fairness-audit judges examples/data/trac_judge_asylum_fy2012_2017.csv --out out/judges
+    """
+    from fairness_audit.judge_tables import run_judges
+
+    result = run_judges(table, out, layout=layout, min_decisions=min_decisions)
+    s = result.summary
+    typer.echo(f"wrote {out}/summary.md, summary.json, judges.csv, courts.csv, funnel.png")
+    sd = "not estimable" if s["within_court_sd_pp"] is None else f"{s['within_court_sd_pp']:.1f} points"
+    typer.echo(f"  {s['rows']} judge x court rows in {s['courts']} courts; pooled grant rate "
+               f"{100 * s['pooled_grant_rate']:.1f}%; within-court SD of judges' grant rates {sd}; "
+               f"{s['courts_rejecting_homogeneity']} of {s['courts_with_two_or_more_judges']} courts "
+               f"with judges differing beyond chance")
+
+
 app.add_typer(ingest_app, name="ingest")
 
 
