@@ -76,16 +76,37 @@ HYPOTHESES: dict[str, HypothesisText] = {
         ("Group membership is recorded with error (representation dates, juvenile flags).",)),
     "H5": HypothesisText(
         "Disparities between groups of respondents",
-        "Grant rates differ by representation and other characteristics, and the gaps widen "
-        "after the quota.",
-        "Linear probability model of grant on unrepresented and its post-policy change, with "
-        "controls and fixed effects; group rates with intervals.",
-        ("Unmeasured differences between represented and unrepresented cases.",)),
+        "Grant rates differ by nationality, representation, custody, gender and language, raw "
+        "and after adjustment, and the gaps widen after the quota.",
+        "Linear probability model of grant on being unrepresented and its change after the "
+        "quota (post_policy:unrepresented, percentage points), controlling for custody, age and "
+        "asylum application, with judge, fiscal-year, fiscal-month, nationality and case-type "
+        "fixed effects and judge-clustered errors. Beside it, the group tables: rates by group "
+        "with judge-cluster bootstrap intervals, raw and adjusted gaps, the share of each gap "
+        "that case mix, judges and timing explain (Oaxaca-Blinder), Benjamini-Hochberg within "
+        "each outcome x dimension, small cells suppressed.",
+        ("Unmeasured differences between represented and unrepresented cases (claim strength; "
+         "lawyers choose cases they can win): the adjusted gap is not the effect of counsel.",
+         "In percentage points a gap changes mechanically when the overall grant rate moves "
+         "(after 2018 it fell): a constant gap on the log-odds scale narrows in points.",
+         "Which unrepresented respondents reach a merits decision (rather than an in-absentia "
+         "order) can change with the policy.")),
     "H6": HypothesisText(
         "Refugee roulette",
-        "Outcomes depend on the judge, not the case.",
-        "Within-court spread of case-mix adjusted judge effects (variance component).",
-        ("Cases are not randomly assigned within every court.",)),
+        "Outcomes depend on the judge, not the case (\"refugee roulette\"); judicial "
+        "independence is eroded.",
+        "Within-court standard deviation of judges' true grant rates after the quota, in "
+        "percentage points: each judge's observed rate minus the rate expected for their cases "
+        "from a model without the judge (controls, court, time, nationality and case type), a "
+        "method-of-moments variance component with a judge bootstrap within courts, and "
+        "Cochran's homogeneity test of no spread (one-sided). For display: empirical-Bayes "
+        "judge rates shrunk toward the court, within-court spread, the judges' share of the "
+        "outcome variance, and the change after the quota.",
+        ("Cases are not randomly assigned within every court (detained or juvenile dockets, "
+         "specialised judges): spread from unmeasured case differences looks like judge spread.",
+         "With few judges per court the spread is imprecise; the bootstrap interval says how much.",
+         "Judges under quota pressure differ in pace, and pressure itself moves grant rates: "
+         "part of the spread after the quota can be pressure, not disposition.")),
     "H7": HypothesisText(
         "Rushing produces removal orders without a hearing",
         "Rushing produces removal orders in absentia.",
@@ -98,6 +119,8 @@ def scale_of(spec: ModelSpec) -> tuple[str, float]:
     """The reporting scale of a model's coefficients and the factor that converts to it."""
     if spec.family == "logit":
         return "log-odds", 1.0
+    if spec.family == "poisson":
+        return "log-rate", 1.0
     if spec.outcome == "log_duration":
         return "log-days", 1.0
     if spec.outcome in ("n_hearings", "n_continuances"):
@@ -180,7 +203,10 @@ def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> di
             design = build_design(frame.data, spec, cluster=config.inference.cluster)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ModelWarning)
-                result = fit(design, name=name)
+                tested = tuple(dict.fromkeys(t.term for h in config.hypotheses.values()
+                                             for t in h.tests if t.model == name))
+                result = fit(design, name=name, marginal_terms=tested,
+                             level=config.inference.interval_level)
             del caught  # the notes travel in result.warnings
             out[name] = ModelOutcome(result)
         except NotEstimable as exc:
@@ -228,6 +254,9 @@ def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[
         "ci_low": float(t["ci_low"]) * factor, "ci_high": float(t["ci_high"]) * factor,
         "p_value": float(t["p_value"]), "n_obs": int(res.n_obs),
     })
+    ame = next((m for m in res.marginal_effects if m.term == spec.term), None)
+    if ame is not None:
+        row["marginal_effect"] = ame.to_dict()
     return row
 
 
@@ -261,16 +290,26 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
             if row["role"] == "placebo" and row["model"] in fits:
                 res = fits[row["model"]].result
                 checks.append(_placebo_check(row, alpha, res.df_t if res else None))
-        placebo_checks = len(checks)
+        forcing = [c["name"] for c in checks
+                   if c["passed"] is False and config.inference.placebo_forces_inconclusive]
+        # An analysis' failed design checks force the primary verdicts when the plan names the
+        # analysis under `checks` or a primary test reads it; an analysis that only non-primary
+        # tests read forces those tests alone. Checks marked forces_inconclusive: false
+        # (falsification evidence such as placebo dates) are reported and never force.
+        primary_sources = {t.model for t in hyp.tests if t.role == "primary"} | set(hyp.checks)
+        own_failures: dict[str, list[str]] = {}
         for name in dict.fromkeys([t.model for t in hyp.tests if t.model in outputs]
                                   + list(hyp.checks)):
             checks.extend(outputs[name].checks)
-        forcing = [c["name"] for i, c in enumerate(checks) if c["passed"] is False
-                   and (i >= placebo_checks or config.inference.placebo_forces_inconclusive)]
+            failed = [c["name"] for c in outputs[name].checks
+                      if c["passed"] is False and c.get("forces_inconclusive", True)]
+            own_failures[name] = failed
+            if name in primary_sources:
+                forcing.extend(failed)
         hypotheses.append({
             "id": hid, "title": text.title, "concern": text.concern, "design": text.design,
             "threats": list(text.threats), "verdict": INCONCLUSIVE, "verdict_reason": "",
-            "tests": tests, "checks": checks, "_forcing": forcing,
+            "tests": tests, "checks": checks, "_forcing": forcing, "_own": own_failures,
         })
 
     primary = [t for h in hypotheses for t in h["tests"]
@@ -283,6 +322,7 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
 
     for h in hypotheses:
         forcing = h.pop("_forcing")
+        own = h.pop("_own")
         forced = "; ".join(forcing) if forcing else None
         for t in h["tests"]:
             if t["estimate"] is None:
@@ -291,7 +331,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
             verdict, reason = verdict_of_test(
                 estimate=t["estimate"], ci_low=t["ci_low"], ci_high=t["ci_high"],
                 p_value=p_for_verdict, concern_sign=t["concern_sign"], sesoi=t["sesoi"],
-                alpha=alpha, failed_check=forced if t["role"] == "primary" else None)
+                alpha=alpha, failed_check=forced if t["role"] == "primary"
+                else ("; ".join(own.get(t["model"], [])) or None))
             if t["role"] != "primary":
                 reason += " (unadjusted p-value: not in the primary family)"
             t["verdict"], t["verdict_reason"] = verdict, reason

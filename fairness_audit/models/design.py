@@ -8,6 +8,7 @@ reason that the model's ``sample.excluded`` reports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,15 +18,23 @@ import pandas as pd
 from fairness_audit.config import ModelSpec
 
 ENGINE_SEPARATOR = "__"
+# integer indices such as event_time[-3]: brackets and minus signs are formula syntax too
+_INDEX = re.compile(r"\[(-?)(\d+)\]")
+_ENGINE_INDEX = re.compile(r"_ix(m?)(\d+)_xi")
 
 
 def column_for(term: str) -> str:
-    """Engine-safe column name of a contract term (':' is formula syntax in every engine)."""
-    return term.replace(":", ENGINE_SEPARATOR)
+    """Engine-safe column name of a contract term (':' is formula syntax in every engine).
+
+    ``event_time[-3]:pre_policy_gap`` becomes ``event_time_ixm3_xi__pre_policy_gap``.
+    """
+    safe = _INDEX.sub(lambda m: f"_ix{'m' if m.group(1) else ''}{m.group(2)}_xi", term)
+    return safe.replace(":", ENGINE_SEPARATOR)
 
 
 def term_for(column: str) -> str:
-    return column.replace(ENGINE_SEPARATOR, ":")
+    named = _ENGINE_INDEX.sub(lambda m: f"[{'-' if m.group(1) else ''}{m.group(2)}]", column)
+    return named.replace(ENGINE_SEPARATOR, ":")
 
 
 # name -> (reason shown for the rows it removes, mask of rows kept)
@@ -36,6 +45,8 @@ SAMPLE_FILTERS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "has_pre_policy_gap": ("judge without a complete year in the intensity window",
                            lambda d: d["pre_policy_gap"].notna()),
     "not_in_absentia": ("in absentia", lambda d: d["in_absentia"].fillna(0) == 0),
+    "no_asylum_application": ("asylum application or not recorded",
+                              lambda d: d["asylum_application"] == 0),
     "board_decided": ("not appealed, or appeal not yet decided by the board",
                       lambda d: (d["appealed"].fillna(0) == 1) & d["remanded"].notna()),
     "post_policy": ("before the policy", lambda d: d["post_policy"] == 1),
@@ -53,6 +64,9 @@ class Design:
     cluster: str
     excluded: dict[str, int]
     filter_text: str
+    # the variables the terms are products of (frame names, float), aligned with ``data``: the
+    # marginal effects need each factor of an interaction on its own
+    variables: pd.DataFrame | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -137,4 +151,8 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
         raise NotEstimable(first_missing[len("missing "):] if first_missing else y_col,
                            f"no rows left for the {spec.outcome} model ({excluded})")
     filter_text = " & ".join(spec.sample) if spec.sample else "all decisions"
-    return Design(spec, data, tuple(spec.terms), tuple(fe_cols), cluster, excluded, filter_text)
+    names = list(dict.fromkeys(p for t in spec.terms for p in t.split(":")))
+    variables = pd.DataFrame({p: rows.loc[data.index, p].astype("float64") for p in names},
+                             index=data.index)
+    return Design(spec, data, tuple(spec.terms), tuple(fe_cols), cluster, excluded, filter_text,
+                  variables)

@@ -29,6 +29,14 @@ from fairness_audit.models.design import Design, column_for, term_for
 SMALL_SAMPLE = ("CRV1, G/(G-1) x (n-1)/(n-k), k without fixed effects nested in the judge "
                 "clusters; t(G-1) intervals and p-values")
 FEW_DECISIONS_PER_JUDGE = 200
+# a term identified by fewer decisions or judges than this gets a warning ("tiny group")
+MIN_TERM_ROWS = 100
+MIN_TERM_CLUSTERS = 10
+# logit iterations before the fit is declared not converged (pyfixest's default is 25)
+MAX_ITER = 100
+# |log-odds| above this, or a standard error above SEPARATED_SE, signals quasi-separation
+SEPARATED_COEF = 15.0
+SEPARATED_SE = 100.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class FitResult:
     small_sample_correction: str = SMALL_SAMPLE
     warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # average marginal effects (percentage points) of the requested logit terms
+    marginal_effects: tuple[Any, ...] = ()
 
     @property
     def df_t(self) -> int:
@@ -91,6 +101,7 @@ class FitResult:
             "n_obs": int(self.n_obs), "n_clusters": int(self.n_clusters),
             "sample": {"filter": self.sample_filter, "excluded": dict(self.excluded)},
             "coefficients": coefs, "warnings": list(self.warnings),
+            "marginal_effects": [m.to_dict() for m in self.marginal_effects],
         }
 
 
@@ -122,36 +133,130 @@ def _checks(design: Design) -> list[str]:
     if n_clusters < 30:
         notes.append(f"only {n_clusters} judge clusters: clustered standard errors are unreliable "
                      f"with fewer than about 30")
+    clusters = design.data[design.cluster]
+    for term in design.terms:
+        nonzero = design.data[column_for(term)].to_numpy() != 0
+        n_rows, n_cl = int(nonzero.sum()), int(clusters[nonzero].nunique())
+        if n_rows < MIN_TERM_ROWS or n_cl < MIN_TERM_CLUSTERS:
+            notes.append(f"term '{term}' rests on {n_rows} decisions of {n_cl} judges (fewer than "
+                         f"{MIN_TERM_ROWS} decisions or {MIN_TERM_CLUSTERS} judges): a tiny group, "
+                         f"its estimate and standard error are fragile")
     return notes
 
 
-def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested") -> FitResult:
-    """Fit a design with its engine; never silently return NaN estimates."""
+def _separated_terms(design: Design) -> list[str]:
+    """Binary logit terms whose non-zero rows all share one outcome (quasi-complete separation)."""
+    if design.spec.family != "logit":
+        return []
+    y = design.y
+    out = []
+    for term in design.terms:
+        x = design.data[column_for(term)].to_numpy()
+        if not np.all((x == 0) | (x == 1)):
+            continue
+        for value in (1, 0):
+            rows = x == value
+            if rows.any() and y[rows].min() == y[rows].max():
+                out.append(f"{term} = {value}")
+                break
+    return out
+
+
+def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
+        marginal_terms: tuple[str, ...] = (), level: float = 0.95,
+        max_iter: int = MAX_ITER) -> FitResult:
+    """Fit a design with its engine; never silently return NaN estimates.
+
+    Parameters
+    ----------
+    design : the rows and columns to fit (``build_design``).
+    name : the model's name in messages and results.
+    ssc_k_fixef : "nonnested" (default; fixest/reghdfe) or "full" (count every fixed effect in
+        k, as R's ``sandwich::vcovCL`` on a ``glm`` with factor dummies).
+    marginal_terms : logit terms whose average marginal effects (percentage points) to compute.
+    level : interval level of the marginal effects.
+    max_iter : logit iterations before the fit is declared not converged.
+
+    Raises
+    ------
+    AuditError
+        The outcome is constant, a binary term separates the outcome, the fit did not converge,
+        or an estimate or standard error is not finite: each with a message naming the model.
+    """
     from fairness_audit.errors import AuditError
 
     notes = _checks(design)
     if design.spec.family == "logit" and design.y.min() == design.y.max():
         raise AuditError(f"model {name}: outcome '{design.spec.outcome}' is constant in the "
                          f"sample ({len(design.data)} rows); the logit cannot be fitted")
-    result = _fit_pyfixest(design, ssc_k_fixef) if design.fe_columns else _fit_statsmodels(design)
-    params, cov, n_obs, engine, extra_notes = result
+    separated = _separated_terms(design)
+    if separated:
+        raise AuditError(f"model {name}: separation: every decision with {separated[0]} has the "
+                         f"same {design.spec.outcome} outcome, so its log-odds coefficient is "
+                         f"infinite; drop the term or pool the group")
+    if design.fe_columns:
+        result = _fit_pyfixest(design, ssc_k_fixef, max_iter)
+    else:
+        result = _fit_statsmodels(design, max_iter)
+    params, cov, n_obs, engine, extra_notes, info = result
     notes.extend(extra_notes)
+    cov_type, ssc_text = "CRV1", SMALL_SAMPLE
+    if design.spec.cov_type == "CRV3" and np.isfinite(params.to_numpy()).all():
+        from fairness_audit.models.jackknife import CRV3_TEXT, jackknife_cov
+
+        cov_type, ssc_text = "CRV3", CRV3_TEXT
+        cov = jackknife_cov(design, params).reindex(index=params.index, columns=params.index)
+    if not info.get("converged", True):
+        raise AuditError(f"model {name}: the {design.spec.family} fit did not converge in "
+                         f"{max_iter} iterations; its estimates are not reported")
     bad = [t for t in params.index if not np.isfinite(params[t])]
     if bad:
         raise AuditError(f"model {name}: no finite estimate for {bad} (collinear with the fixed "
                          f"effects, or separated); drop the term or change the sample")
+    se = np.sqrt(np.diag(cov.to_numpy()))
+    bad_se = [t for t, v in zip(params.index, se, strict=True) if not np.isfinite(v) or v <= 0]
+    if bad_se:
+        raise AuditError(f"model {name}: no finite clustered standard error for {bad_se} (a term "
+                         f"that varies within too few judges); drop the term or change the sample")
+    if design.spec.family == "logit":
+        suspect = [t for t, b, v in zip(params.index, params.to_numpy(), se, strict=True)
+                   if t != "(Intercept)" and (abs(b) > SEPARATED_COEF or v > SEPARATED_SE)]
+        if suspect:
+            notes.append(f"terms {suspect} have extreme log-odds or standard errors: "
+                         f"quasi-separation likely, read them with care")
+    excluded = dict(design.excluded)
+    if info.get("dropped"):
+        reason = "dropped by the engine: singleton or constant-outcome fixed-effect group"
+        excluded[reason] = excluded.get(reason, 0) + int(info["dropped"])
+    n_clusters = int(design.data[design.cluster].nunique())
+    marginal: tuple = ()
+    if marginal_terms and design.spec.family == "logit" and design.variables is not None:
+        from fairness_audit.models.marginal import average_marginal_effects
+
+        kept = info["kept"]
+        X = design.X[kept]
+        terms = tuple(design.terms)
+        wanted = [t for t in marginal_terms if t in terms]
+        if "(Intercept)" in params.index:  # no fixed effects: the intercept's error counts too
+            terms = ("(Intercept)",) + terms
+            X = np.column_stack([np.ones(len(X)), X])
+        marginal = average_marginal_effects(
+            wanted, terms=terms, params=params, cov=cov,
+            X=X, eta=info["eta"], variables=design.variables.loc[kept],
+            df_t=max(n_clusters - 1, 1), level=level)
     for note in notes:
         warnings.warn(f"model {name}: {note}", ModelWarning, stacklevel=2)
     return FitResult(
         name=name, family=design.spec.family, engine=engine, formula=formula_text(design),
         fixed_effects=tuple(design.spec.fixed_effects), cluster=design.cluster,
         params=params, cov=cov, n_obs=n_obs,
-        n_clusters=int(design.data[design.cluster].nunique()),
-        sample_filter=design.filter_text, excluded=dict(design.excluded), warnings=tuple(notes),
+        n_clusters=n_clusters,
+        sample_filter=design.filter_text, excluded=excluded, warnings=tuple(notes),
+        marginal_effects=marginal, cov_type=cov_type, small_sample_correction=ssc_text,
     )
 
 
-def _fit_pyfixest(design: Design, ssc_k_fixef: str):
+def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
     import pyfixest as pf
 
     data = design.data.copy()
@@ -163,8 +268,12 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str):
         warnings.simplefilter("ignore")
         if design.spec.family == "logit":
             model = pf.feglm(_engine_formula(design), data, family="logit", vcov=vcov, ssc=ssc,
-                             store_data=False, copy_data=False)
+                             store_data=False, copy_data=False, iwls_maxiter=max_iter)
             engine = f"pyfixest {pf.__version__} feglm(family='logit')"
+        elif design.spec.family == "poisson":
+            model = pf.fepois(_engine_formula(design), data, vcov=vcov, ssc=ssc,
+                              store_data=False, copy_data=False)
+            engine = f"pyfixest {pf.__version__} fepois"
         else:
             model = pf.feols(_engine_formula(design), data, vcov=vcov, ssc=ssc,
                              store_data=False, copy_data=False)
@@ -182,10 +291,17 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str):
         notes.append(f"terms {missing_terms} dropped as collinear with the fixed effects")
         params = params.reindex(list(design.terms))
         cov = cov.reindex(index=params.index, columns=params.index)
-    return params, cov, int(model._N), engine, notes
+    kept = np.ones(len(data), dtype=bool)
+    na_index = np.asarray(getattr(model, "na_index", []), dtype=int)
+    if len(na_index):
+        kept[na_index] = False
+    info = {"converged": bool(getattr(model, "convergence", True)) if design.spec.family != "ols"
+            else True, "dropped": dropped, "kept": kept,
+            "eta": np.asarray(getattr(model, "_Y_hat_link", np.array([])), dtype=float)}
+    return params, cov, int(model._N), engine, notes, info
 
 
-def _fit_statsmodels(design: Design):
+def _fit_statsmodels(design: Design, max_iter: int = MAX_ITER):
     import statsmodels
     import statsmodels.api as sm
 
@@ -194,11 +310,22 @@ def _fit_statsmodels(design: Design):
     if design.spec.family == "logit":
         model = sm.GLM(design.y, X, family=sm.families.Binomial())
         engine = f"statsmodels {statsmodels.__version__} GLM(Binomial)"
+    elif design.spec.family == "poisson":
+        model = sm.GLM(design.y, X, family=sm.families.Poisson())
+        engine = f"statsmodels {statsmodels.__version__} GLM(Poisson)"
     else:
         model = sm.OLS(design.y, X)
         engine = f"statsmodels {statsmodels.__version__} OLS"
-    res = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
+    fit_kwargs = {"maxiter": max_iter} if design.spec.family != "ols" else {}
+    with warnings.catch_warnings():
+        # separation and non-convergence are checked below and reported as clear errors
+        warnings.simplefilter("ignore")
+        res = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True},
+                        **fit_kwargs)
     names = ["(Intercept)"] + list(design.terms)
     params = pd.Series(np.asarray(res.params, dtype=float), index=names)
     cov = pd.DataFrame(np.asarray(res.cov_params(), dtype=float), index=names, columns=names)
-    return params, cov, int(res.nobs), engine, []
+    info = {"converged": bool(getattr(res, "converged", True)), "dropped": 0,
+            "kept": np.ones(len(design.data), dtype=bool),
+            "eta": np.asarray(X @ res.params, dtype=float)}
+    return params, cov, int(res.nobs), engine, [], info
