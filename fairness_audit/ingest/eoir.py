@@ -965,6 +965,7 @@ def _types_mapper(arrow_type: pa.DataType):
 
 
 def _write_set_aside(con, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     con.execute(f"""
         COPY (SELECT "table", key, reason, detail FROM set_aside
