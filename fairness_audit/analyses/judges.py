@@ -228,7 +228,7 @@ def _analyse_period(units: Units, weights_of_unit: np.ndarray) -> PeriodResult:
                         units.outcome_variance)
 
 
-def _series(period: str, res: PeriodResult, min_cell: int) -> list[dict[str, Any]]:
+def _judge_rows(period: str, res: PeriodResult, min_cell: int) -> list[dict[str, Any]]:
     rows = []
     for rec in res.units.to_dict(orient="records"):
         if rec["n"] < min_cell:
@@ -303,7 +303,7 @@ def judge_variance(frame: AnalysisFrame, config: AuditConfig, name: str,
             {"term": term, "estimate": e.estimate, "std_error": e.std_error,
              "statistic": None, "p_value": e.p_value, "ci_low": e.ci_low, "ci_high": e.ci_high}
             for term, e in estimates.items()],
-        "series": [row for p, res in results.items() for row in _series(p, res, min_cell)],
+        "judges": [row for p, res in results.items() for row in _judge_rows(p, res, min_cell)],
         "periods": {p: {"tau": PERCENT * res.tau, "q": res.q, "df": res.df, "p_value": res.p_value,
                         "judges": res.n_judges, "decisions": res.n_obs,
                         "judge_share_of_variance": (res.tau ** 2 / res.outcome_variance

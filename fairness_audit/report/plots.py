@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -75,7 +76,12 @@ def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Pat
 
 def _rate_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     figures = {}
-    pairs = sorted({(r["outcome"], r["dimension"]) for r in results["disparities"]})
+    # one figure per one-way table of the plan's first binary outcome; the other outcomes,
+    # continuous outcomes and intersections are in the tables (dozens of figures add little)
+    first = next((r["outcome"] for r in results["disparities"] if r.get("statistic", "rate") == "rate"),
+                 None)
+    pairs = sorted({(r["outcome"], r["dimension"]) for r in results["disparities"]
+                    if r["outcome"] == first and " x " not in r["dimension"]})
     for outcome, dimension in pairs:
         path = group_rates(results, outcome, dimension, outdir / f"rates_{outcome}_{dimension}.png")
         if path:
@@ -88,11 +94,108 @@ def _test_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     return {"tests": path} if path else {}
 
 
+def gaps_forest(results: dict[str, Any], outcome: str, period: str, path: Path) -> Path | None:
+    """Raw and adjusted gaps to each dimension's reference group, with 95% intervals (points)."""
+    rows = [r for r in results["disparities"]
+            if r["outcome"] == outcome and r["period"] == period and not r["suppressed"]
+            and r["group"] != r["reference"] and " x " not in r["dimension"]
+            and r.get("difference") is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(rows) + 1.5))
+    for i, r in enumerate(reversed(rows)):
+        if r.get("difference_ci_low") is not None:
+            ax.plot([100 * r["difference_ci_low"], 100 * r["difference_ci_high"]], [i + 0.15] * 2,
+                    color="#999999", lw=1.2)
+        ax.plot(100 * r["difference"], i + 0.15, "o", color="#7f7f7f", ms=4,
+                label="raw gap" if i == 0 else None)
+        if r.get("adjusted_difference") is not None:
+            ax.plot([100 * r["adjusted_ci_low"], 100 * r["adjusted_ci_high"]], [i - 0.15] * 2,
+                    color="#1f4e79", lw=1.2)
+            ax.plot(100 * r["adjusted_difference"], i - 0.15, "s", color="#1f4e79", ms=4,
+                    label="adjusted gap" if i == 0 else None)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r['dimension']}: {r['group']} vs {r['reference']}" for r in reversed(rows)],
+                       fontsize=7)
+    ax.set_xlabel(f"gap in {outcome} rate, percentage points (95% interval)")
+    ax.set_title(f"Raw and adjusted gaps, {outcome}, {period.replace('_', ' ')}")
+    ax.legend(fontsize=8, loc="best")
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def _gap_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    """Forest plots of raw vs adjusted gaps, shown in the representation hypothesis' section."""
+    hid = next((h["id"] for h in results["hypotheses"] if h["id"] == "H5"), "disparities")
+    figures = {}
+    for outcome in sorted({r["outcome"] for r in results["disparities"]
+                           if r.get("statistic", "rate") == "rate"}):
+        path = gaps_forest(results, outcome, "post_policy", outdir / f"{hid}_gaps_{outcome}.png")
+        if path:
+            figures[f"{hid}_gaps_{outcome}"] = path
+    return figures
+
+
+def judge_funnel(model: dict[str, Any], period: str, path: Path) -> Path | None:
+    """Case-mix-adjusted judge rates: funnel against decisions, and shrunk rates by court."""
+    rows = [s for s in model.get("judges", []) if s.get("period") == period]
+    if not rows:
+        return None
+    n = np.array([s["n"] for s in rows], dtype=float)
+    dev = np.array([100 * (s["adjusted"] - s["court_rate"]) for s in rows])
+    pooled = float(np.sum([s["observed"] * s["n"] for s in rows]) / n.sum())
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    ax1.scatter(n, dev, s=12, color="#1f4e79", alpha=0.7)
+    grid = np.linspace(n.min() * 0.9, n.max() * 1.05, 200)
+    for z, style in ((1.96, "--"), (3.09, ":")):
+        half = 100 * z * np.sqrt(pooled * (1 - pooled) / grid)
+        ax1.plot(grid, half, "k" + style, lw=0.8)
+        ax1.plot(grid, -half, "k" + style, lw=0.8)
+    ax1.axhline(0, color="black", lw=0.8)
+    ax1.set_xlabel("decisions")
+    ax1.set_ylabel("adjusted grant rate - court rate, points")
+    ax1.set_title("Funnel: judges against their court\n(dashed 95%, dotted 99.8% limits)", fontsize=9)
+    courts = sorted({s["court_id"] for s in rows})
+    for i, c in enumerate(courts):
+        mine = [s for s in rows if s["court_id"] == c]
+        ax2.scatter([100 * s["adjusted"] for s in mine], [i] * len(mine), s=12, color="#bbbbbb",
+                    label="adjusted" if i == 0 else None)
+        ax2.scatter([100 * s["shrunk"] for s in mine], [i] * len(mine), s=14, color="#c0504d",
+                    label="shrunk (empirical Bayes)" if i == 0 else None)
+    ax2.set_yticks(range(len(courts)))
+    ax2.set_yticklabels(courts, fontsize=7)
+    ax2.set_xlabel("case-mix-adjusted grant rate, %")
+    ax2.set_title("Judges by court", fontsize=9)
+    ax2.legend(fontsize=7, loc="best")
+    fig.suptitle(f"Judges, {period.replace('_', ' ')}", fontsize=10)
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def _judge_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    figures = {}
+    for m in results["models"]:
+        if m.get("family") != "variance components":
+            continue
+        hid = next((h["id"] for h in results["hypotheses"] for t in h["tests"] if t["model"] == m["name"]),
+                   m["name"])
+        for period in ("post_policy", "pre_policy"):
+            path = judge_funnel(m, period, outdir / f"{hid}_funnel_{period}.png")
+            if path:
+                figures[f"{hid}_funnel_{period}"] = path
+    return figures
+
+
 # Each producer reads results and returns {figure name: png path}. The report shows a figure
 # named "<hypothesis id>_..." (e.g. "H1_event_log_duration") in that hypothesis' section.
 FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
     _test_figures,
     _rate_figures,
+    _gap_figures,
+    _judge_figures,
 ]
 
 

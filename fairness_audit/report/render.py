@@ -77,7 +77,8 @@ def _disparity_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     for row in results["disparities"]:
         key = (row["outcome"], row["dimension"])
         table = tables.setdefault(key, {"outcome": row["outcome"], "dimension": row["dimension"],
-                                        "reference": row["reference"], "groups": {}})
+                                        "reference": row["reference"], "groups": {},
+                                        "statistic": row.get("statistic", "rate")})
         table["groups"].setdefault(row["group"], {})[row["period"]] = row
     return list(tables.values())
 
