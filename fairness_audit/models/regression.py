@@ -230,7 +230,11 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         excluded[reason] = excluded.get(reason, 0) + int(info["dropped"])
     n_clusters = int(design.data[design.cluster].nunique())
     marginal: tuple = ()
-    if marginal_terms and design.spec.family == "logit" and design.variables is not None:
+    if (marginal_terms and design.spec.family == "logit" and design.variables is not None
+            and int(info["kept"].sum()) != len(info["eta"])):
+        notes.append("average marginal effects not computed: the engine's fitted values do not "
+                     "line up with the rows it kept")
+    elif marginal_terms and design.spec.family == "logit" and design.variables is not None:
         from fairness_audit.models.marginal import average_marginal_effects
 
         kept = info["kept"]
@@ -259,7 +263,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
 def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
     import pyfixest as pf
 
-    data = design.data.copy()
+    data = design.data.reset_index(drop=True)  # positions = labels: the engine's na_index
     for c in design.fe_columns + (design.cluster,):
         data[c] = data[c].astype(str)
     ssc = pf.ssc(k_adj=True, k_fixef=ssc_k_fixef, G_adj=True, G_df="min")
