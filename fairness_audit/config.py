@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fairness_audit.errors import ConfigError
 
 Role = Literal["primary", "placebo", "supporting", "robustness"]
-Family = Literal["logit", "ols"]
+Family = Literal["logit", "ols", "poisson"]
 
 
 class _Frozen(BaseModel):
@@ -64,6 +64,9 @@ class ModelSpec(_Frozen):
     terms: tuple[str, ...]
     fixed_effects: tuple[str, ...] = ()
     sample: tuple[str, ...] = ()
+    # CRV1 (default) or CRV3, the leave-one-judge-out jackknife (linear models; see
+    # models/jackknife.py for when CRV1 is too small)
+    cov_type: Literal["CRV1", "CRV3"] = "CRV1"
 
 
 class TestSpec(_Frozen):

@@ -421,6 +421,9 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001) ->
         "p_in_absentia": p_ia, "p_grant": p_grant, "p_remand": p_remand,
         "p_removal": (1 - p_grant) * p.other_outcome_shares["removal"],
         "log_duration_mean": latent_mean,
+        # given the drawn duration: hearings 1 + Poisson(mu_h), continuances Binomial(hearings - 1)
+        "n_hearings_mean": 1.0 + mu_h,
+        "n_continuances_mean": mu_h * cont_p,
         "quota_shortfall": sf,  # as the simulator computed it while generating the data
     })
     ledger = Ledger()

@@ -19,6 +19,7 @@ from scipy.special import expit
 
 from fairness_audit.config import AuditConfig
 from fairness_audit.features import build_frame
+from fairness_audit.hypotheses import scale_of
 from fairness_audit.models.design import build_design
 
 EXPECTED_OUTCOME = {
@@ -27,6 +28,8 @@ EXPECTED_OUTCOME = {
     "in_absentia": "p_in_absentia",
     "remanded": "p_remand",
     "log_duration": "log_duration_mean",
+    "n_hearings": "n_hearings_mean",
+    "n_continuances": "n_continuances_mean",
 }
 PERCENT = 100.0
 
@@ -46,17 +49,19 @@ def _demean(x: np.ndarray, fe: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def fit_expected(y: np.ndarray, X: np.ndarray, fe: np.ndarray, family: str,
                  tol: float = 1e-11, max_iter: int = 100) -> np.ndarray:
-    """Coefficients of a logit (fractional response allowed) or linear model with fixed effects."""
+    """Coefficients of a logit (fractional response allowed), Poisson (non-integer mean
+    allowed) or linear model with fixed effects."""
     if family == "ols":
         both = _demean(np.column_stack([y, X]), fe, np.ones(len(y)))
         return np.linalg.lstsq(both[:, 1:], both[:, 0], rcond=None)[0]
     if fe.shape[1] == 0:
         X = np.column_stack([np.ones(len(y)), X])
-    eta = np.log((y + 0.5) / (1.5 - y))
+    poisson = family == "poisson"
+    eta = np.log(y + 0.1) if poisson else np.log((y + 0.5) / (1.5 - y))
     beta = np.zeros(X.shape[1])
     for _ in range(max_iter):
-        mu = expit(eta)
-        w = np.clip(mu * (1 - mu), 1e-12, None)
+        mu = np.exp(eta) if poisson else expit(eta)
+        w = np.clip(mu if poisson else mu * (1 - mu), 1e-12, None)
         z = eta + (y - mu) / w
         both = _demean(np.column_stack([z, X]), fe, w)
         sw = np.sqrt(w)
@@ -83,7 +88,7 @@ def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.
         design = build_design(frame, spec, cluster=config.inference.cluster, outcome=spec.outcome)
         y = expected.loc[design.data.index, column].to_numpy(dtype=float)
         beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
-        scale = PERCENT if spec.family == "ols" and spec.outcome != "log_duration" else 1.0
+        scale = scale_of(spec)[1]
         targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
     return targets
 

@@ -209,12 +209,14 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
     if not info.get("converged", True):
         raise AuditError(f"model {name}: the {design.spec.family} fit did not converge in "
                          f"{max_iter} iterations; its estimates are not reported")
-    bad = [t for t in params.index if not np.isfinite(params[t])]
+    collinear = set(info.get("collinear", ()))  # reported as not estimable, the rest stands
+    bad = [t for t in params.index if not np.isfinite(params[t]) and t not in collinear]
     if bad:
         raise AuditError(f"model {name}: no finite estimate for {bad} (collinear with the fixed "
                          f"effects, or separated); drop the term or change the sample")
     se = np.sqrt(np.diag(cov.to_numpy()))
-    bad_se = [t for t, v in zip(params.index, se, strict=True) if not np.isfinite(v) or v <= 0]
+    bad_se = [t for t, v in zip(params.index, se, strict=True)
+              if (not np.isfinite(v) or v <= 0) and t not in collinear]
     if bad_se:
         raise AuditError(f"model {name}: no finite clustered standard error for {bad_se} (a term "
                          f"that varies within too few judges); drop the term or change the sample")
@@ -240,7 +242,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         kept = info["kept"]
         X = design.X[kept]
         terms = tuple(design.terms)
-        wanted = [t for t in marginal_terms if t in terms]
+        wanted = [t for t in marginal_terms if t in terms and t not in collinear]
         if "(Intercept)" in params.index:  # no fixed effects: the intercept's error counts too
             terms = ("(Intercept)",) + terms
             X = np.column_stack([np.ones(len(X)), X])
@@ -299,7 +301,8 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
     na_index = np.asarray(getattr(model, "na_index", []), dtype=int)
     if len(na_index):
         kept[na_index] = False
-    info = {"converged": bool(getattr(model, "convergence", True)) if design.spec.family != "ols"
+    info = {"collinear": missing_terms,
+            "converged": bool(getattr(model, "convergence", True)) if design.spec.family != "ols"
             else True, "dropped": dropped, "kept": kept,
             "eta": np.asarray(getattr(model, "_Y_hat_link", np.array([])), dtype=float)}
     return params, cov, int(model._N), engine, notes, info

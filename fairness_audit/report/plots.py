@@ -94,6 +94,58 @@ def _test_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     return {"tests": path} if path else {}
 
 
+def event_study(model: dict[str, Any], path: Path) -> Path | None:
+    """Event-study coefficients by quarter with 95% intervals, the policy date marked."""
+    rows = [r for r in model.get("series", []) if r["estimate"] is not None]
+    if not rows:
+        return None
+    k = [r["k"] for r in rows]
+    est = [r["estimate"] for r in rows]
+    lo = [r["estimate"] - r["ci_low"] for r in rows]
+    hi = [r["ci_high"] - r["estimate"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    colors = ["#888888" if r["k"] < 0 else "#1f4e79" for r in rows]
+    for x, y, a, b, c in zip(k, est, lo, hi, colors, strict=True):
+        ax.errorbar(x, y, yerr=[[a], [b]], fmt="o", color=c, capsize=2, ms=4)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(-0.5, color="#c0504d", lw=1.2, ls="--",
+               label=f"policy date {model.get('policy_date', '')}")
+    ref = next((r["k"] for r in model["series"] if r.get("reference")), None)
+    ax.set_xlabel("quarter relative to the policy date"
+                  + (f" (reference {ref}; end quarters binned)" if ref is not None else ""))
+    intensity = model.get("intensity", "pre_policy_gap")
+    ax.set_ylabel(f"{model.get('outcome', '')} per unit of {intensity}\n[{model.get('scale', '')}]",
+                  fontsize=8)
+    ax.set_title(f"Event study: {model.get('outcome', model['name'])} "
+                 f"(95% intervals, {model.get('cov_type', '')} by judge)", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def _event_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    """One event-study figure per outcome, named after each hypothesis that reads the analysis
+    (a test's model, or the plan's ``checks``), e.g. "H1_event_log_duration"."""
+    plan = results.get("provenance", {}).get("config", {}).get("hypotheses", {})
+    figures = {}
+    for model in results["models"]:
+        if not model.get("series") or model.get("design") != "event study":
+            continue
+        analysis = model.get("analysis", model["name"])
+        for h in results["hypotheses"]:
+            names = {t["model"] for t in h["tests"]} | set(plan.get(h["id"], {}).get("checks", []))
+            if analysis not in names:
+                continue
+            name = f"{h['id']}_event_{model.get('outcome', analysis)}"
+            if name in figures:
+                name = f"{h['id']}_event_{analysis}"
+            path = event_study(model, outdir / f"{name}.png")
+            if path:
+                figures[name] = path
+    return figures
+
+
 def gaps_forest(results: dict[str, Any], outcome: str, period: str, path: Path) -> Path | None:
     """Raw and adjusted gaps to each dimension's reference group, with 95% intervals (points)."""
     rows = [r for r in results["disparities"]
@@ -194,6 +246,7 @@ def _judge_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
 FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
     _test_figures,
     _rate_figures,
+    _event_figures,
     _gap_figures,
     _judge_figures,
 ]
