@@ -9,6 +9,7 @@ forces the hypothesis' primary verdicts to "inconclusive".
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,6 +114,10 @@ HYPOTHESES: dict[str, HypothesisText] = {
         "Same design as H2 with the in-absentia order as outcome.",
         ("Notice failures and address errors vary over time for reasons unrelated to judges.",)),
 }
+
+
+# a placebo (pre-policy) term needs the window to open by this date (contract section 3)
+PLACEBO_WINDOW_START = dt.date(2017, 10, 1)
 
 
 def scale_of(spec: ModelSpec) -> tuple[str, float]:
@@ -243,6 +248,12 @@ def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[
     row = _empty_row(spec, mspec.outcome, scale, model.problem)
     res = model.result
     if res is None:
+        return row
+    if spec.role == "placebo" and config.window.start > PLACEBO_WINDOW_START:
+        # contract section 3: the pre-policy slope needs a full pre-policy year in the window
+        row["verdict_reason"] = (f"not estimable: {spec.term} (the window starts "
+                                 f"{config.window.start}, after {PLACEBO_WINDOW_START}: no full "
+                                 f"pre-policy year)")
         return row
     table = res.to_frame(config.inference.interval_level).set_index("term")
     if spec.term not in table.index or not np.isfinite(table.loc[spec.term, "estimate"]):

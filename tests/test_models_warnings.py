@@ -7,6 +7,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_models_marginal import TERMS, court_frame
 
@@ -109,3 +110,51 @@ def test_fitted_model_reports_no_nan():
     assert np.isfinite([test["estimate"], test["std_error"], test["ci_low"], test["ci_high"]]).all()
     assert test["marginal_effect"]["term"] == "post_policy:quota_shortfall"
     json.dumps({"h": hypotheses, "m": models}, allow_nan=False)
+
+
+def test_marginal_effects_line_up_after_the_engine_drops_singletons():
+    frame = court_frame(per_judge=250).iloc[::-1]  # labels out of order
+    frame = frame.drop(frame.index[5:20])
+    extra = frame.iloc[[0]].assign(judge_id="J999")  # a singleton judge, dropped by the engine
+    frame = pd.concat([frame.iloc[1:], extra])
+    with pytest.warns(ModelWarning, match="dropped by the engine"):
+        result = fit(_design(frame), name="singleton", marginal_terms=("post_policy:quota_shortfall",))
+    (ame,) = result.marginal_effects
+    assert ame.n_rows == int((frame["post_policy"] == 1).sum()) - int(extra["post_policy"].iloc[0] == 1)
+    assert np.isfinite(ame.estimate) and ame.std_error > 0
+
+
+def test_a_term_collinear_with_the_fixed_effects_is_not_estimable_and_the_rest_stands():
+    frame = court_frame(per_judge=250)  # post_policy is a function of fiscal_year
+    config = parse_config({
+        "models": {"M": {"family": "logit", "outcome": "granted", "terms": list(TERMS) + ["post_policy"],
+                         "fixed_effects": list(FE)}},
+        "hypotheses": {"H2": {"tests": [
+            {"id": "H2.primary", "role": "primary", "model": "M", "term": "post_policy:quota_shortfall",
+             "concern_sign": -1, "sesoi": 0.05, "sesoi_reason": "test"},
+            {"id": "H2.supporting", "role": "supporting", "model": "M", "term": "post_policy",
+             "concern_sign": -1, "sesoi": 0.05, "sesoi_reason": "test"}]}},
+    })
+    hypotheses, models, _ = run_hypotheses(AnalysisFrame(frame), config)
+    primary, collinear = hypotheses[0]["tests"]
+    assert primary["estimate"] is not None
+    assert collinear["estimate"] is None and "not estimable: post_policy" in collinear["verdict_reason"]
+    assert any("collinear" in w for w in models[0]["warnings"])
+    json.dumps({"h": hypotheses, "m": models}, allow_nan=False)
+
+
+def test_placebo_is_not_estimable_when_the_window_starts_after_fy2017():
+    frame = court_frame(per_judge=250)
+    tests = [{"id": "H2.primary", "role": "primary", "model": "M", "term": "post_policy:quota_shortfall",
+              "concern_sign": -1, "sesoi": 0.05, "sesoi_reason": "test"},
+             {"id": "H2.placebo", "role": "placebo", "model": "M", "term": "quota_shortfall",
+              "concern_sign": -1, "sesoi": 0.05, "sesoi_reason": "test"}]
+    model = {"family": "logit", "outcome": "granted", "terms": list(TERMS), "fixed_effects": list(FE)}
+    late = parse_config({"window": {"start": "2018-01-01", "end": "2021-10-01"},
+                         "models": {"M": model}, "hypotheses": {"H2": {"tests": tests}}})
+    hypotheses, _, _ = run_hypotheses(AnalysisFrame(frame), late)
+    primary, placebo = hypotheses[0]["tests"]
+    assert primary["estimate"] is not None
+    assert placebo["estimate"] is None
+    assert placebo["verdict_reason"].startswith("not estimable: quota_shortfall")
+    assert hypotheses[0]["checks"][0]["passed"] is None  # a placebo not run forces nothing

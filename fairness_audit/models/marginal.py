@@ -156,8 +156,9 @@ def average_marginal_effects(terms_wanted, *, terms: tuple[str, ...], params: pd
                              variables: pd.DataFrame, df_t: int,
                              level: float = 0.95) -> tuple[MarginalEffect, ...]:
     """AMEs in percentage points, with delta-method intervals, for the wanted terms."""
-    beta = params.reindex(list(terms)).to_numpy(dtype=float)
-    V = cov.reindex(index=list(terms), columns=list(terms)).to_numpy(dtype=float)
+    # a term the engine dropped as collinear is not in its fitted values: it counts as 0
+    beta = np.nan_to_num(params.reindex(list(terms)).to_numpy(dtype=float))
+    V = np.nan_to_num(cov.reindex(index=list(terms), columns=list(terms)).to_numpy(dtype=float))
     crit = stats.t.ppf(0.5 + level / 2, df_t)
     out = []
     for term in terms_wanted:

@@ -298,7 +298,10 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
         params = params.reindex(list(design.terms))
         cov = cov.reindex(index=params.index, columns=params.index)
     kept = np.ones(len(data), dtype=bool)
-    na_index = np.asarray(getattr(model, "na_index", []), dtype=int)
+    # rows the engine left out: missing or singleton rows (_na_index) and separated fixed-effect
+    # groups (na_index); labels are positions since the data were re-indexed above
+    na_index = np.union1d(np.asarray(sorted(getattr(model, "_na_index", ()) or ()), dtype=int),
+                          np.asarray(getattr(model, "na_index", []), dtype=int)).astype(int)
     if len(na_index):
         kept[na_index] = False
     info = {"collinear": missing_terms,
