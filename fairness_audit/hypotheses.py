@@ -66,15 +66,41 @@ HYPOTHESES: dict[str, HypothesisText] = {
          "everyone; the fiscal-year effects absorb them only if they hit judges alike.")),
     "H3": HypothesisText(
         "Speed costs accuracy",
-        "Speed costs accuracy: faster decisions are reversed or remanded more often.",
-        "Logit of remand given an appeal the board decided, on case duration and quota pressure.",
-        ("Which decisions are appealed is itself chosen; the board's own backlog and policy "
-         "changed over the period.",)),
+        "Speed costs accuracy: decisions made faster are reversed or remanded on appeal more "
+        "often, and remands rise after the quota.",
+        "Among decisions that were appealed and that the appeals board has decided, a logit of "
+        "remand on the case's log duration (log((days from filing to decision + 1) / 365)), "
+        "the judge's quota shortfall and its post-policy change, with the respondent controls, "
+        "judge, fiscal-year, fiscal-month, nationality and case-type fixed effects and "
+        "judge-clustered errors. The tested term is log_duration (concern: negative, shorter "
+        "cases remanded more); the post-policy pressure slope is a supporting test.",
+        ("Which decisions are appealed is itself chosen: respondents appeal weak decisions, "
+         "and the government appeals grants; a change in who appeals changes the sample.",
+         "Cases that end fast differ from slow ones (detention, no lawyer, simple claims) in "
+         "ways the controls may not capture; the duration slope is an association, not the "
+         "effect of rushing a given case.",
+         "The board's own backlog, composition and precedents changed over the period; appeals "
+         "of recent decisions are still pending at the data's release, so late years are thin.",
+         "Remands for reasons unrelated to the judge's speed (new evidence, changes in law) "
+         "count as remands.")),
     "H4": HypothesisText(
         "Vulnerable people pay the price",
-        "Asylum seekers, the unrepresented, the detained and children pay the price.",
-        "H2 with interactions: post x pressure x group (triple difference).",
-        ("Group membership is recorded with error (representation dates, juvenile flags).",)),
+        "Asylum seekers, the unrepresented, the detained and children pay the price: the "
+        "pressure effect is larger for them, and the representation and detention gaps widen "
+        "after the quota.",
+        "H2's logit of grant with, for each group g (unrepresented, detained, juvenile, asylum "
+        "application), the terms quota_shortfall:g, post_policy:g and post_policy:quota_shortfall:g "
+        "(a triple difference: post x pressure x group). Each of the four "
+        "post_policy:quota_shortfall:g terms is a primary test: the extra change in the "
+        "shortfall slope for that group once the quota applied, beyond the reference group's.",
+        ("Group membership is recorded with error (representation dates, juvenile flags), "
+         "which biases group differences toward zero.",
+         "The groups overlap (detained respondents are more often unrepresented): each term is "
+         "the group's difference holding the other groups fixed, not the raw gap.",
+         "Four group tests enter the primary family: with the multiple-testing adjustment, "
+         "a modest effect in one group is harder to detect than H2's overall slope.",
+         "Small groups (children) give wide intervals; an inconclusive verdict there says the "
+         "data cannot tell, not that there is no effect.")),
     "H5": HypothesisText(
         "Disparities between groups of respondents",
         "Grant rates differ by nationality, representation, custody, gender and language, raw "
@@ -110,9 +136,21 @@ HYPOTHESES: dict[str, HypothesisText] = {
          "part of the spread after the quota can be pressure, not disposition.")),
     "H7": HypothesisText(
         "Rushing produces removal orders without a hearing",
-        "Rushing produces removal orders in absentia.",
-        "Same design as H2 with the in-absentia order as outcome.",
-        ("Notice failures and address errors vary over time for reasons unrelated to judges.",)),
+        "Rushing produces removal orders in absentia: respondents who miss a hearing are "
+        "ordered removed without being heard, and in-absentia orders rise with quota "
+        "pressure.",
+        "H2's design with the in-absentia order as outcome, on every merits decision in the "
+        "window: a logit of in_absentia on the judge's shortfall from the pro-rated 700 target "
+        "and its change after the quota (post_policy:quota_shortfall, concern: positive), with "
+        "the respondent controls, judge, fiscal-year, fiscal-month, nationality and case-type "
+        "fixed effects and judge-clustered errors; the pre-policy slope is a placebo.",
+        ("Notice failures and address errors vary over time for reasons unrelated to judges "
+         "(Niz-Chavez v. Garland, 2021, on notices to appear; COVID closures in 2020).",
+         "Within a judge, the shortfall rises when hearings are postponed or respondents fail "
+         "to appear; if the judge's docket fills with no-shows, the slope is not the quota's "
+         "effect.",
+         "Detention status strongly predicts attendance; custody recorded with error biases "
+         "the control.")),
 }
 
 
