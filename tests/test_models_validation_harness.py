@@ -1,0 +1,52 @@
+"""The validation harness's summaries (fairness_audit/validation.py) on rows with known answers."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from fairness_audit.validation import FIELDS, coverage_bound, markdown, rate_bound, summarise
+
+
+def test_bounds_of_contract_section_8():
+    assert coverage_bound(200) == pytest.approx(0.899, abs=5e-4)
+    assert rate_bound(200) == pytest.approx(0.05 + 2.33 * (0.05 * 0.95 / 200) ** 0.5)
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k) for k in FIELDS})
+
+
+def test_summary_counts_coverage_false_flags_and_design_check(tmp_path):
+    rows = []
+    for i in range(10):
+        rows.append({"design": "planted", "replicate": i, "kind": "test", "hypothesis": "H2",
+                     "test_id": "H2.primary", "role": "primary", "model": "H2",
+                     "term": "post_policy:quota_shortfall", "estimate": -0.1, "std_error": 0.02,
+                     "target": -0.12, "covered": int(i != 0)})
+        flagged = "consistent with the concern" if i < 2 else "inconclusive"
+        rows.append({"design": "null", "replicate": i, "kind": "test", "hypothesis": "H7",
+                     "test_id": "H7.primary", "role": "primary", "model": "H7",
+                     "term": "post_policy:quota_shortfall", "verdict": flagged,
+                     "estimate": 0.1, "p_value": 0.5})
+        rows.append({"design": "null", "replicate": i, "kind": "test", "hypothesis": "H6",
+                     "test_id": "H6.primary", "role": "primary", "model": "H6", "term": "tau",
+                     "verdict": "consistent with the concern"})  # H6 is not in the family
+        rows.append({"design": "null", "replicate": i, "kind": "design_check", "hypothesis": "H2",
+                     "test_id": "x", "role": "design_check", "model": "H2 without judge fixed effects",
+                     "term": "quota_shortfall", "estimate": -0.2, "p_value": 0.001 if i < 9 else 0.3,
+                     "concern_sign": -1})
+    path = tmp_path / "rows.csv"
+    _write(path, rows)
+    s = summarise([path])
+    (cov,) = s["coverage"]
+    assert cov["R"] == 10 and cov["coverage"] == pytest.approx(0.9)
+    assert s["false_flags"]["R"] == 10 and s["false_flags"]["rate"] == pytest.approx(0.2)
+    (check,) = s["design_check"]
+    assert check["share_significant_with_confounder_sign"] == pytest.approx(0.9) and check["passed"]
+    assert "H2.primary" in markdown(s)

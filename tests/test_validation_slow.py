@@ -1,0 +1,58 @@
+"""Coverage, calibration and the design check over simulated court systems (contract section 8).
+
+Slow: R = 200 replicates per design of 100 judges in 20 courts (FY2015-FY2021), each a full
+audit. Run with
+
+    FA_VALIDATION_CSV=validation/replicates.csv python -m pytest -m slow tests/test_validation_slow.py
+
+The CSV keeps every replicate's rows; a rerun resumes where the last one stopped (the harness
+skips replicates already in the file), and ``python -m fairness_audit.validation summarise``
+prints the tables of docs/validation.md from it. FA_VALIDATION_R sets R (default 200).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fairness_audit.validation import run, summarise
+
+R = int(os.environ.get("FA_VALIDATION_R", "200"))
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory):
+    out = Path(os.environ.get("FA_VALIDATION_CSV") or tmp_path_factory.mktemp("validation") / "rows.csv")
+    run(["planted", "null"], R, out, workers=2, log=lambda m: None)
+    return summarise([out])
+
+
+@pytest.mark.slow
+def test_no_replicate_failed(summary):
+    assert summary["errors"] == {}
+
+
+@pytest.mark.slow
+def test_coverage_of_every_tested_term(summary):
+    assert summary["coverage"], "no term with a target"
+    low = [c for c in summary["coverage"] if not c["passed"]]
+    assert all(c["R"] >= R for c in summary["coverage"])
+    assert not low, low
+
+
+@pytest.mark.slow
+def test_false_flag_rate_on_the_null(summary):
+    ff = summary["false_flags"]
+    assert ff["R"] >= R
+    assert ff["passed"], ff
+
+
+@pytest.mark.slow
+def test_design_check(summary):
+    rows = {(d["model"], d["term"]): d for d in summary["design_check"]}
+    without = rows[("H2 without judge fixed effects", "quota_shortfall")]
+    assert without["share_significant_with_confounder_sign"] >= 0.80
+    for term in ("quota_shortfall", "post_policy:quota_shortfall"):
+        assert rows[("H2", term)]["passed"], rows[("H2", term)]
