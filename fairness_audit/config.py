@@ -46,6 +46,9 @@ class Features(_Frozen):
     quota_target: int = Field(700, gt=0)
     completions: Literal["merits", "all"] = "merits"
     intensity_window: tuple[int, int] = (2015, 2016)
+    # a judge's fiscal year counts as complete for pre_policy_gap when the judge's first and
+    # last completions fall within this many days of its first and last day (docs/features.md)
+    complete_year_slack_days: int = Field(30, ge=0, le=180)
 
 
 class Inference(_Frozen):

@@ -140,7 +140,7 @@ def quota_shortfall(judge: np.ndarray, day: np.ndarray, work: Workload, *, targe
 
 
 def pre_policy_gap(work: Workload, *, years: tuple[int, int], target: int,
-                   covered_from: int) -> pd.Series:
+                   covered_from: int, slack_days: int = COMPLETE_YEAR_SLACK_DAYS) -> pd.Series:
     """Per judge: shortfall of mean completions per complete fiscal year from the target."""
     if len(work.day) == 0:
         return pd.Series(dtype="float64")
@@ -153,8 +153,8 @@ def pre_policy_gap(work: Workload, *, years: tuple[int, int], target: int,
         for fy in range(years[0], years[1] + 1):
             start = int(fiscal_year_start([fy])[0])
             end = int(fiscal_year_start([fy + 1])[0]) - 1
-            if (start >= covered_from and first <= start + COMPLETE_YEAR_SLACK_DAYS
-                    and last >= end - COMPLETE_YEAR_SLACK_DAYS):
+            if (start >= covered_from and first <= start + slack_days
+                    and last >= end - slack_days):
                 complete.append(int(counts.get((judge, fy), 0)))
         if complete:
             gaps[judge] = max(0.0, target - float(np.mean(complete))) / 100.0
@@ -213,7 +213,7 @@ def build_frame(decisions: pd.DataFrame, workload: pd.DataFrame | None, config: 
     })
 
     gap = pre_policy_gap(work, years=tuple(f.intensity_window), target=f.quota_target,
-                         covered_from=covered)
+                         covered_from=covered, slack_days=f.complete_year_slack_days)
     df["pre_policy_gap"] = df["judge_id"].astype(str).map(gap).astype("float64")
     joined_late = joined_on_or_after(work, to_day(config.policy.start))
     late_rows = df["judge_id"].astype(str).isin(joined_late) & df["pre_policy_gap"].isna()
