@@ -24,7 +24,8 @@ slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_models.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check fairness_audit tests benchmarks

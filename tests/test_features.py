@@ -89,9 +89,10 @@ def test_build_frame_features_and_exclusions():
 
 
 def test_decisions_known_only_by_fiscal_year_are_placed_by_it():
+    import dataclasses
+
     from fairness_audit.schema import coerce_decisions
     from fairness_audit.simulate import SimulationParams, simulate
-    import dataclasses
 
     sim = simulate(dataclasses.replace(SimulationParams(), n_courts=2), seed=5)
     decisions, _ = coerce_decisions(sim.decisions)
