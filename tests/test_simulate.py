@@ -39,8 +39,13 @@ def test_judges_paces_and_spread(planted_table):
 
 def test_truth_has_targets_for_every_model(planted_table):
     truth = json.loads(TablePaths.from_path(planted_table).truth.read_text())
-    assert truth["targets"]["H2"]["post_policy:quota_shortfall"] == pytest.approx(-0.12, abs=0.02)
     assert truth["dgp"]["grant_post_shortfall"] == -0.12
+    targets = truth["targets"]
+    assert targets["H2"]["post_policy:quota_shortfall"] < -0.05
+    # the planted widening of the representation gap shows on H5's percentage-point scale
+    assert targets["H5"]["post_policy:unrepresented"] < -2.0
+    for model in ("H2", "H3", "H4", "H5", "H7", "H1"):
+        assert targets[model], model
 
 
 def test_null_zeroes_tested_terms(null_table):
