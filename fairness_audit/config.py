@@ -190,15 +190,28 @@ def parse_config(data: Any, source: str = "config") -> AuditConfig:
         raise ConfigError(_format_error(source, exc)) from None
 
 
-def load_config(path: str | Path | None = None) -> AuditConfig:
-    """Load a configuration file, or the packaged default when ``path`` is None."""
-    if path is None:
-        return parse_config(yaml.safe_load(default_config_text()), "default config")
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping of options; errors name the file and ``what``.
+
+    An empty file is an empty mapping.
+    """
     p = Path(path)
     if not p.exists():
-        raise ConfigError(f"{p}: config file not found")
+        raise ConfigError(f"{p}: {what} not found")
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: expected YAML, could not parse it ({exc})") from None
-    return parse_config(data, str(p))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of options in the {what}, found "
+                          f"{type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path | None = None) -> AuditConfig:
+    """Load a configuration file, or the packaged default when ``path`` is None."""
+    if path is None:
+        return parse_config(yaml.safe_load(default_config_text()), "default config")
+    return parse_config(read_yaml_mapping(path, "config file"), str(path))

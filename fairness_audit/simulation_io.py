@@ -6,9 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from fairness_audit.config import load_config
+from fairness_audit.config import load_config, read_yaml_mapping
 from fairness_audit.errors import ConfigError
 from fairness_audit.schema import coerce_decisions
 from fairness_audit.simulate import SimulationParams, judges_for, simulate
@@ -19,15 +17,7 @@ from fairness_audit.truth import audit_truth, model_targets
 def load_params(config: Path | None) -> SimulationParams:
     if config is None:
         return SimulationParams()
-    if not config.exists():
-        raise ConfigError(f"{config}: simulation config not found")
-    try:
-        data = yaml.safe_load(config.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{config}: expected YAML, could not parse it ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{config}: expected a mapping of simulation parameters, found "
-                          f"{type(data).__name__}")
+    data = read_yaml_mapping(config, "simulation config")
     try:
         return SimulationParams.from_dict(data)
     except TypeError as exc:

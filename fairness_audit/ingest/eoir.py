@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from fairness_audit.config import read_yaml_mapping
 from fairness_audit.errors import ConfigError
 from fairness_audit.ingest import raw
 from fairness_audit.ingest.raw import (
@@ -170,19 +171,7 @@ def load_options(config: str | os.PathLike | dict | None = None, *,
     the keyword arguments (the command line's options)."""
     data = yaml.safe_load(default_config_text())
     if config is not None:
-        if isinstance(config, dict):
-            user = config
-        else:
-            p = Path(config)
-            if not p.exists():
-                raise ConfigError(f"eoir ingest config {p}: not found")
-            try:
-                user = yaml.safe_load(p.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"eoir ingest config {p}: not valid YAML ({exc})") from None
-            if not isinstance(user, dict):
-                raise ConfigError(f"eoir ingest config {p}: expected a mapping of options, "
-                                  f"found {type(user).__name__}")
+        user = config if isinstance(config, dict) else read_yaml_mapping(config, "eoir ingest config")
         data = _merge(data, user)
     try:
         opts = EoirOptions(
