@@ -83,3 +83,20 @@ def test_output_folder_may_not_hold_the_input(planted_table, tmp_path):
         run_audit(planted_table, load_config(), planted_table.parent)
     assert planted_table.exists()
     assert os.path.exists(planted_table)
+
+
+def test_extract_without_dates_reports_not_estimable(tmp_path):
+    """An extract with only fiscal years (SDUT): date-based models say what is missing."""
+    from pathlib import Path
+
+    from fairness_audit.ingest.table import ingest_table
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "sdut.parquet"
+    ingest_table(repo / "tests" / "data" / "sdut_asylum_cases_sample.csv",
+                 repo / "configs" / "mappings" / "sdut-asylum-cases.yaml", out)
+    results = compute_results(out, load_config())
+    validate_results(results)
+    h2 = _test(results, "H2.primary")
+    assert h2["estimate"] is None and h2["verdict"] == "inconclusive"
+    assert h2["verdict_reason"].startswith("not estimable: decision_date")

@@ -53,6 +53,12 @@ SAMPLE_FILTERS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
 }
 
 
+# the column whose values a filter needs: named when a filter leaves no rows ("not estimable: X")
+FILTER_NEEDS = {"in_window": "decision_date", "has_quota_shortfall": "decision_date",
+                "has_pre_policy_gap": "pre_policy_gap", "board_decided": "remanded",
+                "post_policy": "decision_date"}
+
+
 @dataclass(frozen=True)
 class Design:
     """The rows and columns one model fits, with what its sample left out and why."""
@@ -117,6 +123,10 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
         if dropped:
             excluded[reason] = excluded.get(reason, 0) + dropped
         keep &= mask
+        if not keep.any() and dropped:
+            column = FILTER_NEEDS.get(name, y_col)
+            raise NotEstimable(column, f"no rows left for the {spec.outcome} model after the "
+                                       f"sample filter '{name}' ({excluded})")
     rows = frame.loc[keep]
 
     columns: dict[str, pd.Series] = {y_col: rows[y_col].astype("float64")}
