@@ -21,7 +21,7 @@ from fairness_audit.features import build_frame
 from fairness_audit.hypotheses import run_hypotheses
 from fairness_audit.results import SCHEMA_VERSION, provenance, validate_results
 from fairness_audit.schema import coerce_decisions, validate_decisions, validate_workload
-from fairness_audit.tables import read_decision_data, write_json
+from fairness_audit.tables import publish, read_decision_data, write_json
 
 
 def _noop(message: str) -> None:
@@ -91,7 +91,7 @@ def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.Pat
         write_report(results, staging)
         if out.exists():
             shutil.rmtree(out)
-        os.replace(staging, out)
+        publish(staging, out, directory=True)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -385,8 +385,13 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
             if t["role"] != "primary":
                 reason += " (unadjusted p-value: not in the primary family)"
             t["verdict"], t["verdict_reason"] = verdict, reason
-        h["verdict"], h["verdict_reason"] = hypothesis_verdict(
-            [t["verdict"] for t in h["tests"] if t["role"] == "primary"])
+        primary = [t for t in h["tests"] if t["role"] == "primary"]
+        h["verdict"], h["verdict_reason"] = hypothesis_verdict([t["verdict"] for t in primary])
+        blocked = [t["verdict_reason"] for t in primary
+                   if t["verdict"] == INCONCLUSIVE and (t["verdict_reason"] or "").startswith(
+                       ("design check failed", "not estimable"))]
+        if h["verdict"] == INCONCLUSIVE and blocked:
+            h["verdict_reason"] += "; " + "; ".join(dict.fromkeys(blocked))
 
     models = [m for name in sorted(outputs) for m in outputs[name].models]
     for name, outcome in sorted(fits.items()):

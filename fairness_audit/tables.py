@@ -89,13 +89,27 @@ def _to_arrow(frame: pd.DataFrame, metadata: dict[str, Any] | None) -> pa.Table:
     return table
 
 
+def default_mode(directory: bool = False) -> int:
+    """The permissions a plainly created file (or folder) gets under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike, *, directory: bool = False) -> None:
+    """Move a finished temporary file or folder into place with ordinary permissions
+    (temporary files are created private)."""
+    os.chmod(tmp, default_mode(directory))
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file through a temporary sibling, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    os.replace(tmp, path)
+    publish(tmp, path)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None = None) -> None:
@@ -103,7 +117,7 @@ def write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | No
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     pq.write_table(_to_arrow(frame, metadata), tmp)
-    os.replace(tmp, path)
+    publish(tmp, path)
 
 
 def write_json(obj: Any, path: Path) -> None:

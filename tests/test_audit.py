@@ -100,3 +100,13 @@ def test_extract_without_dates_reports_not_estimable(tmp_path):
     h2 = _test(results, "H2.primary")
     assert h2["estimate"] is None and h2["verdict"] == "inconclusive"
     assert h2["verdict_reason"].startswith("not estimable: decision_date")
+
+
+def test_outputs_have_ordinary_permissions(planted_results):
+    import stat
+
+    from fairness_audit.tables import default_mode
+
+    _, out = planted_results
+    assert stat.S_IMODE(out.stat().st_mode) == default_mode(directory=True)
+    assert stat.S_IMODE((out / "results.json").stat().st_mode) == default_mode()
