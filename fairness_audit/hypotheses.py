@@ -197,8 +197,8 @@ class AnalysisOutput:
 
     ``estimates`` maps term names to estimates that tests read; ``checks`` are design checks
     (a failed one forces the hypothesis' primary verdicts to inconclusive); ``models`` are
-    results.json model entries (with an optional ``series``); ``figures`` holds extra data
-    for the report under a name of the analysis' choosing.
+    results.json model entries (with an optional ``series``, which the report's figures read);
+    ``problem`` says why the analysis could not run ("not estimable: <column>").
     """
 
     scale: str
@@ -244,13 +244,13 @@ def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> di
         spec = config.models[name]
         try:
             design = build_design(frame.data, spec, cluster=config.inference.cluster)
-            with warnings.catch_warnings(record=True) as caught:
+            # the notes travel in result.warnings; they are not re-raised as warnings here
+            with warnings.catch_warnings(record=True):
                 warnings.simplefilter("always", ModelWarning)
                 tested = tuple(dict.fromkeys(t.term for h in config.hypotheses.values()
                                              for t in h.tests if t.model == name))
                 result = fit(design, name=name, marginal_terms=tested,
                              level=config.inference.interval_level)
-            del caught  # the notes travel in result.warnings
             out[name] = ModelOutcome(result)
         except NotEstimable as exc:
             out[name] = ModelOutcome(None, str(exc))
