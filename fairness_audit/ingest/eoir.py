@@ -374,22 +374,27 @@ class _Ingest:
 
     # ---------------------------------------------------------------- generic table checks
     def check_table(self, spec: TableSpec, typed: dict[str, str],
-                    bad_values: dict[str, str]) -> None:
+                    bad_values: dict[str, str], transient: tuple[str, ...] = ()) -> None:
         """Type a staged table into ``t_<rel>``; set aside bad keys and duplicates.
 
         ``typed`` maps output column -> SQL expression over ``src_<rel>``; ``bad_values``
         maps a source column name (for the ledger) -> a SQL condition over the *typed*
         columns, true when that value was present but unreadable. Usable rows are exposed
-        as view ``ok_<rel>``.
+        as view ``ok_<rel>``. ``transient`` typed columns serve only ``bad_values`` and are
+        not kept. The key's text is kept only where it differs from the typed key's digits
+        (``_key_alt``); ``ok_<rel>`` exposes it again as ``_key_text``.
         """
         rel = RELATION[spec.name]
         keys = (spec.key, *FOREIGN_KEYS[spec.name])
         key_ok = " AND ".join(f"fa_key({k}) IS NOT NULL" for k in keys)
         cols = ",\n  ".join(f"{expr} AS {name}" for name, expr in typed.items())
         flags = ",\n  ".join(f"({cond}) AS \"_bad_{name}\"" for name, cond in bad_values.items())
+        key_text = "coalesce(_key_alt, CAST(_k AS VARCHAR))"
         self.sql(f"""
             CREATE OR REPLACE TABLE t_{rel} AS
-            SELECT *,
+            SELECT * EXCLUDE ({', '.join(('_key_text', *transient))}),
+              CASE WHEN _k IS NULL OR CAST(_k AS VARCHAR) IS DISTINCT FROM _key_text
+                   THEN _key_text END AS _key_alt,
               CASE WHEN _keys_ok THEN NULL ELSE '{BAD_KEY}' END AS _reason{',' if flags else ''}
               {flags}
             FROM (
@@ -415,7 +420,7 @@ class _Ingest:
         """)
         self.sql(f"""
             CREATE OR REPLACE VIEW ok_{rel} AS
-            SELECT * FROM t_{rel}
+            SELECT * EXCLUDE (_key_alt), {key_text} AS _key_text FROM t_{rel}
             WHERE _reason IS NULL AND rowid NOT IN (SELECT rid FROM dup_{rel})
         """)
         name = spec.name
@@ -423,9 +428,9 @@ class _Ingest:
             INSERT INTO set_aside
             SELECT '{name}', key, '{MALFORMED}', detail FROM bad_{rel}
             UNION ALL
-            SELECT '{name}', _key_text, _reason, NULL FROM t_{rel} WHERE _reason IS NOT NULL
+            SELECT '{name}', {key_text}, _reason, NULL FROM t_{rel} WHERE _reason IS NOT NULL
             UNION ALL
-            SELECT '{name}', t._key_text, d.reason, NULL
+            SELECT '{name}', {key_text}, d.reason, NULL
             FROM t_{rel} t JOIN dup_{rel} d ON t.rowid = d.rid
         """)
 
@@ -556,7 +561,7 @@ class _Ingest:
             "nat": "nat", "lang": "lang", "case_type": "case_type",
             "custody_raw": "custody",
             "custody": f"CASE WHEN custody IN {custody_codes} THEN custody END",
-        }, case_bad)
+        }, case_bad, transient=("e28_raw",))
         n_case = self.one("SELECT count(*) FROM ok_case_")[0]
         self.ledger_for(CASE, n_case, case_bad)
 
@@ -576,7 +581,7 @@ class _Ingest:
             "court": "court", "ij_code": "ij_code", "dec_code": "dec_code",
             "other_comp": "other_comp", "absentia": "absentia", "custody_raw": "custody",
             "case_type": "case_type", "nat": "nat", "lang": "lang",
-        }, proc_bad)
+        }, proc_bad, transient=("osc_raw",))
         self.say("classifying proceedings")
         self.classify_proceedings(have[CASE.name])
         # the decided proceedings: the spine of every join below
@@ -594,7 +599,8 @@ class _Ingest:
             sched_bad = {"ADJ_DATE": "adj_raw IS NOT NULL AND adj_date IS NULL"}
             self.check_table(SCHEDULE, {
                 "idnproceeding": "fa_key(idnproceeding)", "adj_raw": "adj_date",
-                "adj_date": "fa_date(adj_date)", "adj_rsn": "adj_rsn"}, sched_bad)
+                "adj_date": "fa_date(adj_date)", "adj_rsn": "adj_rsn"}, sched_bad,
+                transient=("adj_raw",))
             self.ledger_for(SCHEDULE, self.one("SELECT count(*) FROM ok_sched")[0], sched_bad)
             self.say("counting hearings")
             self.sql(f"""
@@ -633,7 +639,7 @@ class _Ingest:
             self.check_table(REPS, {
                 "idncase": "fa_key(idncase)", "level": "upper(level)",
                 "atty_type": "upper(atty_type)", "e28_raw": "e28", "e28": "fa_date(e28)"},
-                reps_bad)
+                reps_bad, transient=("e28_raw",))
             self.ledger_for(REPS, self.one("SELECT count(*) FROM ok_reps")[0], reps_bad)
             self.sql(f"""
                 CREATE OR REPLACE TABLE agg_reps AS

@@ -346,69 +346,60 @@ def _read_lines_sql(path: Path) -> str:
     )
 
 
+def _read_fields_sql(path: Path, n_fields: int) -> str:
+    columns = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(n_fields))
+    return (
+        f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=false, skip=1, "
+        f"delim={sql_string(TAB)}, quote='', escape='', auto_detect=false, encoding='latin-1', "
+        f"nullstr={sql_string(LINE_DELIMITER)}, null_padding=true, strict_mode=false, "
+        f"ignore_errors=true, max_line_size=10000000)"
+    )
+
+
 def stage_table(con, table: TableFile, relation: str) -> StagedTable:
-    """Read one file into ``stg_<relation>`` and expose its usable rows as ``src_<relation>``.
+    """Read one file's counts and dirty rows; expose its usable rows as ``src_<relation>``.
 
     ``src_<relation>`` has one text column per staging column (NULL when empty or absent).
-    Malformed rows go to ``bad_<relation>`` (``key``: the field at the key's position, or
-    NULL; ``detail``).
+    It is a view: its well-formed rows are split from the file's lines when it is read (once,
+    by the typing step), so no copy of the whole file is written. Repaired rows are in
+    ``fix_<relation>``; malformed rows go to ``bad_<relation>`` (``key``: the field at the
+    key's position, or NULL; ``detail``).
     """
     width = table.n_fields
     cols = list(table.positions)
-    well_formed = (f"(nf = {width} OR (nf = {width + 1} AND s[{width + 1}] = ''))"
-                   if table.header_trailing_tab else f"(nf = {width})")
-
-    def pick(col: str) -> str:
-        pos = table.positions[col]
-        if pos is None:
-            return f"CAST(NULL AS VARCHAR) AS {col}"
-        return f"CASE WHEN {well_formed} THEN nullif(trim(s[{pos + 1}]), '') END AS {col}"
-
-    select = ",\n  ".join(pick(c) for c in cols)
+    # Fields are counted by counting tabs, without splitting: a line has nt + 1 fields.
+    tabs = "(strlen(line) - strlen(replace(line, chr(9), '')))"
+    well_formed = (f"({tabs} = {width - 1} OR ({tabs} = {width} AND ends_with(line, chr(9))))"
+                   if table.header_trailing_tab else f"({tabs} = {width - 1})")
+    lines = f"(SELECT line FROM {_read_lines_sql(table.path)} WHERE line IS NOT NULL)"
     try:
-        con.execute(
+        rows_read, trailing, raw_lines = con.execute(
             f"""
-            CREATE OR REPLACE TABLE stg_{relation} AS
-            SELECT
-              CASE WHEN {well_formed} THEN NULL ELSE line END AS _raw,
-              (nf = {width + 1}) AS _trailing,
-              {select}
-            FROM (
-              SELECT line, s, len(s) AS nf
-              FROM (
-                SELECT line, string_split(line, chr(9)) AS s
-                FROM {_read_lines_sql(table.path)}
-                WHERE line IS NOT NULL
-              )
-            )
+            SELECT count(*),
+              count(*) FILTER (WHERE good AND nt = {width}),
+              coalesce(list(line) FILTER (WHERE NOT good), [])
+            FROM (SELECT line, {tabs} AS nt, {well_formed} AS good FROM {lines})
             """
-        )
+        ).fetchall()[0]
     except Exception as exc:  # duckdb raises several error types for unreadable files
         raise ReleaseError(f"{table.path}: could not read the table {table.spec.name} as "
                            f"tab-separated latin-1 text ({str(exc).splitlines()[0]})") from None
-
-    rows_read, n_raw, trailing = con.execute(
-        f"SELECT count(*), count(_raw), count(*) FILTER (WHERE _trailing AND _raw IS NULL) "
-        f"FROM stg_{relation}"
-    ).fetchall()[0]
     staged = StagedTable(table, relation, int(rows_read), 0, 0, int(trailing))
 
     repaired_rows: list[tuple[str | None, ...]] = []
     trailing_only = 0
     bad_rows: list[tuple[str | None, str]] = []
     key_pos = table.positions.get(table.spec.key)
-    if n_raw:
-        for (line,) in con.execute(f"SELECT _raw FROM stg_{relation} WHERE _raw IS NOT NULL"
-                                   ).fetchall():
-            result = repair_row(line, table)
-            if result.values is not None:
-                repaired_rows.append(result.values)
-                trailing_only += result.trailing_only
-            else:
-                fields = line.split(TAB)
-                key = fields[key_pos].strip() if key_pos is not None and key_pos < len(
-                    fields) else ""
-                bad_rows.append((key or None, result.detail))
+    for line in raw_lines:
+        result = repair_row(line, table)
+        if result.values is not None:
+            repaired_rows.append(result.values)
+            trailing_only += result.trailing_only
+        else:
+            fields = line.split(TAB)
+            key = fields[key_pos].strip() if key_pos is not None and key_pos < len(
+                fields) else ""
+            bad_rows.append((key or None, result.detail))
     staged.repaired = len(repaired_rows) - trailing_only
     staged.trailing_empty_field += trailing_only
     staged.malformed = len(bad_rows)
@@ -424,13 +415,28 @@ def stage_table(con, table: TableFile, relation: str) -> StagedTable:
     con.register("_bad_rows", bad)
     con.execute(f"CREATE OR REPLACE TABLE bad_{relation} AS SELECT * FROM _bad_rows")
     con.unregister("_bad_rows")
-    col_list = ", ".join(cols)
+
+    def pick(col: str) -> str:
+        pos = table.positions[col]
+        if pos is None:
+            return f"CAST(NULL AS VARCHAR) AS {col}"
+        return f"nullif(trim(f{pos}), '') AS {col}"
+
+    # The well-formed rows, parsed by DuckDB's own reader into the header's fields and two
+    # more. Empty fields stay '' (no string reads as NULL), so a NULL field is one the row
+    # lacks: a row is well formed exactly when it has the last header field and no extra
+    # field (or, when the header ends with a tab, one extra empty field and no other).
+    # Rows the reader rejects or pads are malformed ones, already counted above.
+    extra = (f"(f{width} IS NULL OR (f{width} = '' AND f{width + 1} IS NULL))"
+             if table.header_trailing_tab else f"f{width} IS NULL")
     con.execute(
         f"""
         CREATE OR REPLACE VIEW src_{relation} AS
-        SELECT {col_list} FROM stg_{relation} WHERE _raw IS NULL
+        SELECT {", ".join(pick(c) for c in cols)}
+        FROM {_read_fields_sql(table.path, width + 2)}
+        WHERE f{width - 1} IS NOT NULL AND {extra}
         UNION ALL
-        SELECT {col_list} FROM fix_{relation}
+        SELECT {", ".join(cols)} FROM fix_{relation}
         """
     )
     return staged
