@@ -586,7 +586,7 @@ class _Ingest:
         self.classify_proceedings(have[CASE.name])
         # the decided proceedings: the spine of every join below
         self.sql("""
-            CREATE OR REPLACE TABLE dec AS
+            CREATE OR REPLACE VIEW dec AS
             SELECT * EXCLUDE (custody_raw) , custody_eff_raw AS custody_raw
             FROM p_class WHERE status IS NULL
         """)
