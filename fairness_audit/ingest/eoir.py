@@ -488,7 +488,9 @@ class _Ingest:
                 {field_expr('nat')} AS nat_eff, {field_expr('lang')} AS lang_eff
               FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code {case_join}
             )
-            SELECT p.*, om.outcome,
+            SELECT p.* EXCLUDE (_keys_ok, _k, _h, _reason, comp_raw, ij_code, dec_code,
+                                other_comp, case_type, nat, lang),
+              om.outcome,
               CASE WHEN p.dec_code IS NOT NULL AND p.other_comp IS NULL THEN 'merits'
                    WHEN p.dec_code IS NULL AND p.other_comp IS NOT NULL THEN 'administrative'
               END AS kind,
@@ -561,7 +563,9 @@ class _Ingest:
             "nat": "nat", "lang": "lang", "case_type": "case_type",
             "custody_raw": "custody",
             "custody": f"CASE WHEN custody IN {custody_codes} THEN custody END",
-        }, case_bad, transient=("e28_raw",))
+        }, case_bad, transient=("e28_raw",) + (
+            () if o.case_field_fallback  # the case's fields are read only as fallbacks
+            else ("nat", "lang", "case_type", "custody_raw", "custody")))
         n_case = self.one("SELECT count(*) FROM ok_case_")[0]
         self.ledger_for(CASE, n_case, case_bad)
 
