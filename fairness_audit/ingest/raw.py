@@ -3,9 +3,9 @@
 EOIR's files are named ``*.csv`` but are tab-separated, unquoted, latin-1 text. Dirty rows
 exist in every release: a stray tab inside a value shifts the rest of the row by one field,
 so the row has more fields than the header. A CSV reader cannot be trusted to notice that (it
-may pad, truncate, or silently drop the row), so each file is read here as *lines*: DuckDB
-reads every line as one string (with a delimiter that never occurs in the data), splits it
-on tabs in SQL and counts the fields itself.
+may pad, truncate, or silently drop the row), so each file is first read here as *lines*:
+DuckDB reads every line as one string (with a delimiter that never occurs in the data) and
+counts its tabs in SQL; only the rows whose field count does not match are handed to Python.
 
 * A row with exactly as many fields as the header is well formed (so is one with an extra
   empty trailing field when the header itself ends with a tab).
@@ -17,8 +17,11 @@ on tabs in SQL and counts the fields itself.
   harmless trailing tab (kept as it is, not an error), but a stray tab earlier in a row whose
   last column is empty looks the same at the end of the line; the check tells them apart.
 
-Only the columns the ingest uses are kept, as trimmed text (empty string -> NULL), in a
-staging table of a DuckDB database; everything downstream is SQL over those tables.
+The usable rows are exposed as a view of a DuckDB database, with only the columns the ingest
+uses, as trimmed text (empty string -> NULL): the well-formed rows are parsed by DuckDB's own
+reader when the view is read, keeping only rows whose fields show they are well formed (so the
+reader's leniency cannot let a shifted row through), plus the repaired rows. Everything
+downstream is SQL over those views.
 """
 
 from __future__ import annotations
