@@ -77,16 +77,21 @@ def test_tiny_group_warns():
         fit(_design(frame, terms=TERMS + ("juvenile",)), name="tiny")
 
 
-def test_a_model_that_cannot_be_fitted_makes_its_tests_inconclusive_with_the_reason():
-    frame = court_frame(per_judge=250)
-    frame.loc[frame["detained"] == 1, "granted"] = 0.0
-    config = parse_config({
+def _one_model_plan():
+    """A plan with one logit model M and H2's primary test reading it."""
+    return parse_config({
         "models": {"M": {"family": "logit", "outcome": "granted", "terms": list(TERMS),
                          "fixed_effects": list(FE)}},
         "hypotheses": {"H2": {"tests": [{
             "id": "H2.primary", "role": "primary", "model": "M", "term": "post_policy:quota_shortfall",
             "concern_sign": -1, "sesoi": 0.05, "sesoi_reason": "test"}]}},
     })
+
+
+def test_a_model_that_cannot_be_fitted_makes_its_tests_inconclusive_with_the_reason():
+    frame = court_frame(per_judge=250)
+    frame.loc[frame["detained"] == 1, "granted"] = 0.0
+    config = _one_model_plan()
     hypotheses, models, family = run_hypotheses(AnalysisFrame(frame), config)
     test = hypotheses[0]["tests"][0]
     assert test["estimate"] is None and test["verdict"] == INCONCLUSIVE
@@ -98,13 +103,7 @@ def test_a_model_that_cannot_be_fitted_makes_its_tests_inconclusive_with_the_rea
 
 def test_fitted_model_reports_no_nan():
     frame = court_frame(per_judge=250)
-    config = parse_config({
-        "models": {"M": {"family": "logit", "outcome": "granted", "terms": list(TERMS),
-                         "fixed_effects": list(FE)}},
-        "hypotheses": {"H2": {"tests": [{
-            "id": "H2.primary", "role": "primary", "model": "M", "term": "post_policy:quota_shortfall",
-            "concern_sign": -1, "sesoi": 0.05, "sesoi_reason": "test"}]}},
-    })
+    config = _one_model_plan()
     hypotheses, models, _ = run_hypotheses(AnalysisFrame(frame), config)
     test = hypotheses[0]["tests"][0]
     assert np.isfinite([test["estimate"], test["std_error"], test["ci_low"], test["ci_high"]]).all()

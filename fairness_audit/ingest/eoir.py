@@ -687,19 +687,16 @@ class _Ingest:
     # ---------------------------------------------------------------- final tables
     def build_decisions(self, have: dict[str, bool]) -> int:
         o = self.o
-        joins = []
-        if have[CASE.name]:
-            joins.append("LEFT JOIN ok_case_ c ON c.idncase = d.idncase")
-        if have[SCHEDULE.name]:
-            joins.append("LEFT JOIN agg_hearings h ON h.idnproceeding = d.idnproceeding")
-        if have[APPLICATION.name]:
-            joins.append("LEFT JOIN agg_asylum a ON a.idnproceeding = d.idnproceeding")
-        if have[REPS.name]:
-            joins.append("LEFT JOIN agg_reps r ON r.idncase = d.idncase")
-        if have[JUVENILE.name]:
-            joins.append("LEFT JOIN agg_juv j ON j.idncase = d.idncase")
-        if have[APPEAL.name]:
-            joins.append("LEFT JOIN agg_appeal ap ON ap.idnproceeding = d.idnproceeding")
+        # each table read contributes one join; a table the release lacks leaves its columns null
+        table_joins = (
+            (CASE, "LEFT JOIN ok_case_ c ON c.idncase = d.idncase"),
+            (SCHEDULE, "LEFT JOIN agg_hearings h ON h.idnproceeding = d.idnproceeding"),
+            (APPLICATION, "LEFT JOIN agg_asylum a ON a.idnproceeding = d.idnproceeding"),
+            (REPS, "LEFT JOIN agg_reps r ON r.idncase = d.idncase"),
+            (JUVENILE, "LEFT JOIN agg_juv j ON j.idncase = d.idncase"),
+            (APPEAL, "LEFT JOIN agg_appeal ap ON ap.idnproceeding = d.idnproceeding"),
+        )
+        joins = [sql for table, sql in table_joins if have[table.name]]
 
         ref = ("d.comp_date" if o.representation_rule == "by_completion" or not have[SCHEDULE.name]
                else "coalesce(h.first_hearing, d.comp_date)")
