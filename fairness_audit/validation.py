@@ -14,6 +14,13 @@ Designs:
   check: the quota_shortfall slope of the grant model without judge fixed effects (confounded
   by the pace-leniency correlation) against the same slope with them.
 * ``no_spread``: no judge spread (H6's own calibration).
+* ``anticipation``: the planted effects starting at 2018-04-01, six months before the policy
+  date (just after the memo): the share of audits whose anticipation check catches it.
+
+Every design also records the hypotheses' design checks (pre-trend, anticipation, placebo
+dates, concurrent shocks) with their p-values, so that their rejection rates can be read: on
+the null and on the planted effects (which start on the policy date) a check should fail no
+more often than its level.
 
 Command line::
 
@@ -45,8 +52,10 @@ from typing import Any
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-DESIGNS = ("planted", "null", "no_spread")
-SEED_BASE = {"planted": 1_000_000, "null": 2_000_000, "no_spread": 3_000_000}
+DESIGNS = ("planted", "null", "no_spread", "anticipation")
+SEED_BASE = {"planted": 1_000_000, "null": 2_000_000, "no_spread": 3_000_000,
+             "anticipation": 4_000_000}
+ANTICIPATION_START = "2018-04-01"
 FALSE_FLAG_HYPOTHESES = ("H1", "H2", "H3", "H4", "H5", "H7")
 CONCERN = "consistent with the concern"
 FIELDS = ("design", "replicate", "seed", "kind", "hypothesis", "test_id", "role", "model", "term",
@@ -84,6 +93,8 @@ def simulation_params(spec: ReplicateSpec):
         params = params.null()
     elif spec.design == "no_spread":
         params = params.without_judge_spread()
+    elif spec.design == "anticipation":
+        params = dataclasses.replace(params, effect_start=ANTICIPATION_START)
     return params
 
 
@@ -123,6 +134,28 @@ def _design_check_rows(spec: ReplicateSpec, frame, config) -> list[dict[str, Any
                              ci_low=float(t["ci_low"]), ci_high=float(t["ci_high"]),
                              p_value=float(t["p_value"]), concern_sign=spec.confounder_sign,
                              n_obs=int(result.n_obs)))
+    return rows
+
+
+def check_key(name: str) -> str:
+    """A check's short name: its text up to the first colon, e.g. 'pre-trend (log_duration)'."""
+    return name.split(":", 1)[0]
+
+
+def _check_rows(spec: ReplicateSpec, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per distinct design check of the audit (an analysis' checks appear once)."""
+    rows, seen = [], set()
+    for h in results["hypotheses"]:
+        for c in h["checks"]:
+            if c["name"] in seen:
+                continue
+            seen.add(c["name"])
+            verdict = {True: "passed", False: "failed", None: "not estimable"}[c.get("passed")]
+            rows.append(_row(spec, kind="check", hypothesis=h["id"], test_id=check_key(c["name"]),
+                             role="check", model=c.get("model"), estimate=c.get("estimate"),
+                             ci_low=c.get("ci_low"), ci_high=c.get("ci_high"),
+                             p_value=c.get("p_value"), verdict=verdict,
+                             error=c.get("note") if c.get("passed") is None else None))
     return rows
 
 
@@ -169,6 +202,7 @@ def run_replicate(spec: ReplicateSpec) -> list[dict[str, Any]]:
                     concern_sign=t["concern_sign"], verdict=t["verdict"],
                     hypothesis_verdict=h["verdict"], target=target, covered=covered,
                     n_obs=t["n_obs"], error=None if t["estimate"] is not None else t["verdict_reason"]))
+        rows.extend(_check_rows(spec, results))
         if spec.design == "null" and spec.design_model in config.models:
             frame = build_frame(decisions, sim.workload, config,
                                 coverage_start=sim.metadata["coverage_start"])
@@ -250,7 +284,8 @@ def _f(x: str | None) -> float | None:
 def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
     """Coverage per tested term, false-flag rate and design-check rates, with their bounds."""
     rows = _read(paths)
-    out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "errors": {}}
+    out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "checks": [],
+                           "errors": {}}
     for design in DESIGNS:
         errs = [r for r in rows if r["design"] == design and r["kind"] == "error"]
         if errs:
@@ -320,6 +355,22 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
             "passed": (sum(hits) / r_n >= 0.8) if without_fe and term == "quota_shortfall"
             else (sum(hits) / r_n <= rate_bound(r_n, alpha)) if not without_fe else None,
         })
+    # design checks of the audit: how often each fails, per design
+    failures: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in rows:
+        if r["kind"] == "check" and r["verdict"] in ("passed", "failed"):
+            failures.setdefault((r["design"], r["test_id"]), []).append(r)
+    for (design, key), rs in sorted(failures.items()):
+        r_n = len(rs)
+        rate = sum(r["verdict"] == "failed" for r in rs) / r_n
+        est = [_f(r["estimate"]) for r in rs if r["estimate"] not in ("", None)]
+        bounded = design in ("null", "planted")
+        out["checks"].append({
+            "design": design, "check": key, "R": r_n, "failure_rate": rate,
+            "bound": rate_bound(r_n, alpha) if bounded else None,
+            "within_bound": rate <= rate_bound(r_n, alpha) if bounded else None,
+            "mean_estimate": sum(est) / len(est) if est else None,
+        })
     return out
 
 
@@ -351,6 +402,16 @@ def markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {d['model']} | `{d['term']}` | {d['R']} | "
                          f"{d['share_significant_with_confounder_sign']:.3f} | {d['requirement']} | "
                          f"{passed} |")
+        lines.append("")
+    if summary.get("checks"):
+        lines += ["| design | check | R | failed | bound | within bound | mean estimate |",
+                  "|---|---|---|---|---|---|---|"]
+        for c in summary["checks"]:
+            within = "—" if c["within_bound"] is None else ("yes" if c["within_bound"] else "NO")
+            bound = "—" if c["bound"] is None else f"{c['bound']:.3f}"
+            mean = "—" if c["mean_estimate"] is None else f"{c['mean_estimate']:.4g}"
+            lines.append(f"| {c['design']} | {c['check']} | {c['R']} | {c['failure_rate']:.3f} | "
+                         f"{bound} | {within} | {mean} |")
         lines.append("")
     if summary["errors"]:
         lines.append("Replicates that failed: " + ", ".join(f"{k}: {v}" for k, v in

@@ -50,3 +50,28 @@ def test_summary_counts_coverage_false_flags_and_design_check(tmp_path):
     (check,) = s["design_check"]
     assert check["share_significant_with_confounder_sign"] == pytest.approx(0.9) and check["passed"]
     assert "H2.primary" in markdown(s)
+
+
+def test_summary_reports_check_failure_rates_per_design(tmp_path):
+    rows = []
+    for i in range(20):
+        rows.append({"design": "null", "replicate": i, "kind": "check", "hypothesis": "H1",
+                     "test_id": "pre-trend (log_duration)", "role": "check",
+                     "verdict": "failed" if i < 2 else "passed", "p_value": 0.5})
+        rows.append({"design": "anticipation", "replicate": i, "kind": "check", "hypothesis": "H1",
+                     "test_id": "anticipation (log_duration)", "role": "check", "estimate": -0.01,
+                     "verdict": "failed" if i < 15 else "passed", "p_value": 0.01})
+        rows.append({"design": "null", "replicate": i, "kind": "check", "hypothesis": "H1",
+                     "test_id": "reversal (log_duration)", "role": "check",
+                     "verdict": "not estimable"})  # not counted
+    path = tmp_path / "rows.csv"
+    _write(path, rows)
+    checks = {(c["design"], c["check"]): c for c in summarise([path])["checks"]}
+    assert set(checks) == {("null", "pre-trend (log_duration)"),
+                           ("anticipation", "anticipation (log_duration)")}
+    null = checks["null", "pre-trend (log_duration)"]
+    assert null["R"] == 20 and null["failure_rate"] == pytest.approx(0.1)
+    assert null["within_bound"] is (rate_bound(20) >= 0.1)
+    caught = checks["anticipation", "anticipation (log_duration)"]
+    assert caught["failure_rate"] == pytest.approx(0.75) and caught["bound"] is None
+    assert caught["mean_estimate"] == pytest.approx(-0.01)
