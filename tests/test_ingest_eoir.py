@@ -324,9 +324,9 @@ def test_one_extra_empty_trailing_field_is_not_an_error():
 
 
 def test_a_csv_reader_would_not_notice_the_shift(tmp_path):
-    """Why rows are read as lines: DuckDB's own CSV reader, told to be lenient, drops or
-    misreads a shifted row without a word; the line reader sees it, repairs it when the
-    repair is unambiguous (here: the stray field belongs to the unused column before
+    """Why the field count of every row is checked: DuckDB's own CSV reader, told to be
+    lenient, drops or misreads a shifted row without a word; the ingest sees it, repairs it
+    when the repair is unambiguous (here: the stray field belongs to the unused column before
     COMP_DATE), and sets it aside otherwise."""
     import duckdb
 
@@ -358,6 +358,24 @@ def test_a_csv_reader_would_not_notice_the_shift(tmp_path):
     got = pd.read_parquet(tmp_path / "o.parquet").set_index("proceeding_id")
     assert got.loc["9", "decision_date"] == pd.Timestamp("2019-02-01")
     assert result.metadata["tables"]["B_TblProceeding"]["rows_repaired"] == 1
+
+
+def test_a_row_with_many_stray_tabs_is_counted_and_set_aside(tmp_path):
+    """More extra fields than the repair tries: read, counted and set aside, never lost."""
+    b = ReleaseBuilder()
+    c = b.case()
+    b.proceeding(c, comp="2019-01-01", dec="X", workload="merits")
+    fields = b.line("B_TblProceeding", {"IDNPROCEEDING": "9", "IDNCASE": str(c),
+                                        "COMP_DATE": d("2019-02-01"), "DEC_CODE": "X"})
+    b.add_line("B_TblProceeding", "\t".join(fields[:3] + [""] * 25 + fields[3:]))
+    release = b.write(tmp_path / "rel")
+    result = ingest_eoir(release, tmp_path / "o.parquet")
+    entry = result.ledger["B_TblProceeding"]
+    assert entry["rows_read"] == 2 and entry["used"] == 1
+    assert entry["set_aside"] == {"malformed row": 1}
+    aside = pd.read_parquet(tmp_path / "o.set_aside.parquet")
+    (detail,) = aside.loc[aside["table"] == "B_TblProceeding", "detail"]
+    assert "too many to repair" in detail and aside["key"].tolist() == ["9"]
 
 
 # ------------------------------------------------------------------------------ property
