@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import gzip
 import math
 import os
 import sys
@@ -270,9 +271,11 @@ def rate_bound(r: int, alpha: float = 0.05) -> float:
 
 
 def _read(paths: Iterable[Path]) -> list[dict[str, str]]:
+    """Rows of the harness's CSVs (``.csv`` or gzip-compressed ``.csv.gz``)."""
     rows = []
     for p in paths:
-        with open(p, newline="") as fh:
+        opener = gzip.open if str(p).endswith(".gz") else open
+        with opener(p, "rt", newline="") as fh:
             rows.extend(csv.DictReader(fh))
     return rows
 
@@ -285,7 +288,7 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
     """Coverage per tested term, false-flag rate and design-check rates, with their bounds."""
     rows = _read(paths)
     out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "checks": [],
-                           "errors": {}}
+                           "verdicts": [], "errors": {}}
     for design in DESIGNS:
         errs = [r for r in rows if r["design"] == design and r["kind"] == "error"]
         if errs:
@@ -355,6 +358,19 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
             "passed": (sum(hits) / r_n >= 0.8) if without_fe and term == "quota_shortfall"
             else (sum(hits) / r_n <= rate_bound(r_n, alpha)) if not without_fe else None,
         })
+    # verdicts of the primary tests per design (on the planted effects: how often each concern
+    # is found, and how often a failed design check makes it inconclusive)
+    verdicts: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        if r["kind"] == "test" and r["role"] == "primary":
+            verdicts.setdefault((r["design"], r["test_id"]), []).append(r["verdict"])
+    for (design, test_id), vs in sorted(verdicts.items()):
+        out["verdicts"].append({
+            "design": design, "test": test_id, "R": len(vs),
+            "consistent": vs.count(CONCERN) / len(vs),
+            "inconclusive": vs.count("inconclusive") / len(vs),
+            "not_supported": vs.count("not supported") / len(vs),
+        })
     # design checks of the audit: how often each fails, per design
     failures: dict[tuple[str, str], list[dict[str, str]]] = {}
     for r in rows:
@@ -402,6 +418,13 @@ def markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {d['model']} | `{d['term']}` | {d['R']} | "
                          f"{d['share_significant_with_confounder_sign']:.3f} | {d['requirement']} | "
                          f"{passed} |")
+        lines.append("")
+    if summary.get("verdicts"):
+        lines += ["| design | primary test | R | consistent with the concern | inconclusive | "
+                  "not supported |", "|---|---|---|---|---|---|"]
+        lines += [f"| {v['design']} | {v['test']} | {v['R']} | {v['consistent']:.3f} | "
+                  f"{v['inconclusive']:.3f} | {v['not_supported']:.3f} |"
+                  for v in summary["verdicts"]]
         lines.append("")
     if summary.get("checks"):
         lines += ["| design | check | R | failed | bound | within bound | mean estimate |",

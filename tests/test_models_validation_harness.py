@@ -50,6 +50,10 @@ def test_summary_counts_coverage_false_flags_and_design_check(tmp_path):
     (check,) = s["design_check"]
     assert check["share_significant_with_confounder_sign"] == pytest.approx(0.9) and check["passed"]
     assert "H2.primary" in markdown(s)
+    shares = {(v["design"], v["test"]): v for v in s["verdicts"]}
+    h7 = shares["null", "H7.primary"]
+    assert h7["R"] == 10 and h7["consistent"] == pytest.approx(0.2)
+    assert h7["inconclusive"] == pytest.approx(0.8) and h7["not_supported"] == 0
 
 
 def test_summary_reports_check_failure_rates_per_design(tmp_path):
