@@ -437,7 +437,7 @@ def _pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, f
                     ref: int, *, design: Design | None = None, reps: int = 999,
                     seed: int = 0) -> dict[str, Any]:
     name = (f"pre-trend ({outcome}): the {len(pre)} pre-policy event-study coefficients "
-            f"(quarters {first} to -1, reference {ref}) are jointly zero")
+            f"(quarters {first} to -1 other than the reference quarter {ref}) are jointly zero")
     if not pre:
         return {"name": name, "statistic": None, "df": None, "p_value": None, "passed": None,
                 "forces_inconclusive": True, "note": "not estimable: no pre-policy quarter"}
