@@ -56,3 +56,14 @@ def test_design_check(summary):
     assert without["share_significant_with_confounder_sign"] >= 0.80
     for term in ("quota_shortfall", "post_policy:quota_shortfall"):
         assert rows[("H2", term)]["passed"], rows[("H2", term)]
+
+
+@pytest.mark.slow
+def test_h1_design_checks_hold_their_level(summary):
+    """The checks that force H1's verdict fail no more often than their level where the truth is
+    flat before the policy date: on the null and on the planted effects (which start on it)."""
+    rates = {(c["design"], c["check"]): c for c in summary["checks"]}
+    for design in ("null", "planted"):
+        for check in ("pre-trend (log_duration)", "anticipation (log_duration)"):
+            rate = rates[design, check]
+            assert rate["within_bound"], rate
