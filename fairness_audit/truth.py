@@ -22,6 +22,8 @@ from fairness_audit.features import build_frame
 from fairness_audit.hypotheses import scale_of
 from fairness_audit.models.design import build_design
 
+# The simulator's expected value of each outcome; p_grant and p_removal are among respondents
+# present (the samples with not_in_absentia), see model_targets for the others.
 EXPECTED_OUTCOME = {
     "granted": "p_grant",
     "removal_ordered": "p_removal",
@@ -86,7 +88,12 @@ def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.
         if column is None:
             continue
         design = build_design(frame, spec, cluster=config.inference.cluster, outcome=spec.outcome)
-        y = expected.loc[design.data.index, column].to_numpy(dtype=float)
+        rows = expected.loc[design.data.index]
+        if spec.outcome in ("granted", "removal_ordered") and "not_in_absentia" not in spec.sample:
+            # the sample keeps in-absentia decisions: the unconditional probability
+            y = _expected_rates(rows)[spec.outcome]
+        else:
+            y = rows[column].to_numpy(dtype=float)
         beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
         scale = scale_of(spec)[1]
         targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}

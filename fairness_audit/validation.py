@@ -308,12 +308,17 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
         se = [_f(r["std_error"]) for r in rs if r["covered"] not in ("", None)]
         mean_est = sum(est) / r_n
         sd_est = math.sqrt(sum((e - mean_est) ** 2 for e in est) / max(r_n - 1, 1))
+        # bias: the mean error against each replicate's own target, in its standard errors
+        err = [e - t for e, t in zip(est, tgt, strict=True)]
+        mean_err = sum(err) / r_n
+        sd_err = math.sqrt(sum((e - mean_err) ** 2 for e in err) / max(r_n - 1, 1))
         out["coverage"].append({
             "test": test_id, "term": rs[0]["term"], "model": rs[0]["model"], "R": r_n,
             "coverage": sum(cov) / r_n, "bound": coverage_bound(r_n),
             "passed": sum(cov) / r_n >= coverage_bound(r_n),
             "mean_estimate": mean_est, "mean_target": sum(tgt) / r_n,
-            "sd_estimate": sd_est, "mean_se": sum(se) / r_n,
+            "sd_estimate": sd_est, "mean_se": sum(se) / r_n, "mean_error": mean_err,
+            "bias_t": mean_err / (sd_err / math.sqrt(r_n)) if sd_err > 0 else None,
         })
     # false flags (null): any primary test of H1-H5, H7 consistent with the concern
     null_tests = [r for r in rows if r["design"] == "null" and r["kind"] == "test"]
@@ -395,12 +400,14 @@ def markdown(summary: dict[str, Any]) -> str:
     lines = []
     if summary["coverage"]:
         lines += ["| test | term | model | R | coverage | bound | passed | mean estimate | mean target "
-                  "| SD of estimates | mean SE |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| SD of estimates | mean SE | mean error (t) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for c in summary["coverage"]:
+            bias_t = "—" if c["bias_t"] is None else f"{c['bias_t']:.1f}"
             lines.append(f"| {c['test']} | `{c['term']}` | {c['model']} | {c['R']} | "
                          f"{c['coverage']:.3f} | {c['bound']:.3f} | {'yes' if c['passed'] else 'NO'} | "
                          f"{c['mean_estimate']:.4g} | {c['mean_target']:.4g} | {c['sd_estimate']:.4g} | "
-                         f"{c['mean_se']:.4g} |")
+                         f"{c['mean_se']:.4g} | {c['mean_error']:.3g} ({bias_t}) |")
         lines.append("")
     ff = summary["false_flags"]
     if ff:

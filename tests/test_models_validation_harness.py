@@ -46,6 +46,7 @@ def test_summary_counts_coverage_false_flags_and_design_check(tmp_path):
     s = summarise([path])
     (cov,) = s["coverage"]
     assert cov["R"] == 10 and cov["coverage"] == pytest.approx(0.9)
+    assert cov["mean_error"] == pytest.approx(0.02) and cov["bias_t"] is None  # constant error
     assert s["false_flags"]["R"] == 10 and s["false_flags"]["rate"] == pytest.approx(0.2)
     (check,) = s["design_check"]
     assert check["share_significant_with_confounder_sign"] == pytest.approx(0.9) and check["passed"]

@@ -104,3 +104,40 @@ def test_targets_equal_generating_parameters_where_the_model_generates(small_par
         expected[f"post_policy:quota_shortfall:{g}"] = p.group_post_shortfall[g]
     for term, value in expected.items():
         assert targets[term] == pytest.approx(value, abs=1e-9), term
+
+
+def test_linear_target_is_the_engine_fitted_to_the_outcome_the_simulator_draws(small_params):
+    """A linear model's estimate is linear in the outcome, so its target must be the audit's
+    engine fitted to the mean of many draws of that outcome. Drawn here as the simulator draws
+    it (an in-absentia order first, a grant only for a respondent present), this checks H5's
+    target independently of truth.py; its sample keeps in-absentia decisions, so the target is
+    not the grant probability among respondents present (which is 0.5-1 point off here)."""
+    import warnings
+
+    from fairness_audit.config import load_config
+    from fairness_audit.errors import ModelWarning
+    from fairness_audit.features import build_frame
+    from fairness_audit.models.design import build_design
+    from fairness_audit.models.regression import fit
+    from fairness_audit.schema import coerce_decisions
+    from fairness_audit.truth import model_targets
+
+    sim = simulate(dataclasses.replace(small_params, n_courts=2), seed=8)
+    plan = load_config()
+    plan = plan.model_copy(update={"models": {"H5": plan.models["H5"]}})
+    decisions, _ = coerce_decisions(sim.decisions)
+    targets = model_targets(decisions, sim.workload, sim.expected, plan,
+                            coverage_start=sim.metadata["coverage_start"])["H5"]
+    frame = build_frame(decisions, sim.workload, plan,
+                        coverage_start=sim.metadata["coverage_start"]).data
+    p_ia = sim.expected["p_in_absentia"].to_numpy()
+    p_grant = sim.expected["p_grant"].to_numpy()
+    rng = np.random.default_rng(3)
+    draws = 400
+    present = rng.random((draws, len(p_ia))) >= p_ia
+    frame["granted"] = (present & (rng.random((draws, len(p_ia))) < p_grant)).mean(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)  # 10 judges: only the estimate is used
+        result = fit(build_design(frame, plan.models["H5"]), name="H5")
+    for term in ("unrepresented", "post_policy:unrepresented"):
+        assert 100 * result.params[term] == pytest.approx(targets[term], abs=0.12), term

@@ -43,6 +43,14 @@ def test_coverage_of_every_tested_term(summary):
 
 
 @pytest.mark.slow
+def test_no_term_is_biased_against_its_target(summary):
+    """The mean error against each replicate's own target is within 4 of its standard errors:
+    coverage alone can pass while estimator and target measure different things."""
+    biased = [c for c in summary["coverage"] if c["bias_t"] is not None and abs(c["bias_t"]) > 4]
+    assert not biased, biased
+
+
+@pytest.mark.slow
 def test_false_flag_rate_on_the_null(summary):
     ff = summary["false_flags"]
     assert ff["R"] >= R
