@@ -113,7 +113,7 @@ class SimulationParams:
     group_shortfall: dict[str, float] = field(
         default_factory=lambda: {g: 0.0 for g in GROUPS})  # quota_shortfall:g
     group_post: dict[str, float] = field(
-        # -0.5: the representation gap widens by about 3 points after the quota (H5), net of
+        # -0.5: the representation gap widens by about 1.7 points after the quota (H5), net of
         # the general decline in grants, which narrows gaps in percentage points
         default_factory=lambda: {"unrepresented": -0.5, "detained": 0.0, "juvenile": 0.0,
                                  "asylum_application": 0.0})  # post_policy:g
