@@ -285,7 +285,8 @@ def _f(x: str | None) -> float | None:
 
 
 def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
-    """Coverage per tested term, false-flag rate and design-check rates, with their bounds."""
+    """Coverage and bias per tested term, false-flag rate, the design check, verdict shares and
+    the failure rate of each of the audit's checks, with their bounds."""
     rows = _read(paths)
     out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "checks": [],
                            "verdicts": [], "errors": {}}
@@ -464,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_run.add_argument("--first-fiscal-year", type=int, default=2015)
     p_run.add_argument("--config", type=str, default=None, help="audit plan (default: packaged)")
     p_run.add_argument("--max-minutes", type=float, default=None)
-    p_sum = sub.add_parser("summarise", help="coverage, false flags and design check from CSVs")
+    p_sum = sub.add_parser("summarise", help="coverage, bias, false flags, verdicts and check rates from CSVs")
     p_sum.add_argument("csv", type=Path, nargs="+")
     p_sum.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args(argv)
