@@ -465,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_run.add_argument("--first-fiscal-year", type=int, default=2015)
     p_run.add_argument("--config", type=str, default=None, help="audit plan (default: packaged)")
     p_run.add_argument("--max-minutes", type=float, default=None)
-    p_sum = sub.add_parser("summarise", help="coverage, bias, false flags, verdicts and check rates from CSVs")
+    p_sum = sub.add_parser("summarise",
+                           help="coverage, bias, false flags, verdicts and check rates from CSVs")
     p_sum.add_argument("csv", type=Path, nargs="+")
     p_sum.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args(argv)
