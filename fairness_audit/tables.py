@@ -9,6 +9,7 @@ derivation choices) travels inside the parquet file's key-value metadata under
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -89,11 +90,17 @@ def _to_arrow(frame: pd.DataFrame, metadata: dict[str, Any] | None) -> pa.Table:
     return table
 
 
-def default_mode(directory: bool = False) -> int:
-    """The permissions a plainly created file (or folder) gets under the current umask."""
+@functools.cache
+def _umask() -> int:
+    # read once: reading the umask means setting it, which other threads would see
     umask = os.umask(0)
     os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
+    return umask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The permissions a plainly created file (or folder) gets under the process's umask."""
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def publish(tmp: str | os.PathLike, path: str | os.PathLike, *, directory: bool = False) -> None:

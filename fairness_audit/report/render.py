@@ -59,6 +59,12 @@ def pct(value: Any) -> str:
     return "—" if _missing(value) else f"{100 * value:.1f}%"
 
 
+def upper_median(values: Any) -> Any:
+    """The middle value (the upper one of an even count); None for no values."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else None
+
+
 def pvalue(value: Any) -> str:
     if _missing(value):
         return "—"
@@ -68,7 +74,7 @@ def pvalue(value: Any) -> str:
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("fairness_audit", "report/templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, pct=pct, pvalue=pvalue)
+    env.filters.update(fmt=fmt, pct=pct, pvalue=pvalue, upper_median=upper_median)
     return env
 
 
