@@ -360,7 +360,35 @@ def test_a_csv_reader_would_not_notice_the_shift(tmp_path):
     assert result.metadata["tables"]["B_TblProceeding"]["rows_repaired"] == 1
 
 
-def test_a_row_with_many_stray_tabs_is_counted_and_set_aside(tmp_path):
+@pytest.mark.parametrize("crlf", [False, True])
+def test_a_row_the_reader_rejects_is_still_repaired(tmp_path, crlf):
+    """Three stray tabs: more fields than DuckDB's reader is asked for (it rejects the row),
+    few enough for the repair. The row's text comes from the reader's rejects, in LF and CRLF
+    files alike, and the row is repaired and used."""
+    b = ReleaseBuilder()
+    c = b.case()
+    b.proceeding(c, comp="2019-01-01", dec="X", workload="merits")
+    values = {"IDNPROCEEDING": "9", "IDNCASE": str(c), "COMP_DATE": d("2019-02-01"),
+              "DEC_CODE": "X", "IJ_CODE": "ABC", "BASE_CITY_CODE": "LOS", "CASE_TYPE": "RMV"}
+    # the fields without a known format filled, so that only one way of gluing the fields
+    # back gives valid formats
+    staged = {name for names in PROCEEDING.columns.values() for name in names}
+    filled = {name: "x" for name in PROCEEDING_HEADER
+              if name not in staged and raw.default_validator(name) is None}
+    fields = b.line("B_TblProceeding", {**filled, **values})
+    at = PROCEEDING_HEADER.index("COMP_DATE")
+    b.add_line("B_TblProceeding", "\t".join(fields[:at] + ["san", "josé", "ca"] + fields[at:]))
+    release = b.write(tmp_path / "rel", crlf_tables=("B_TblProceeding",) if crlf else ())
+    result = ingest_eoir(release, tmp_path / "o.parquet")
+    entry = result.ledger["B_TblProceeding"]
+    assert entry["rows_read"] == 2 and entry["used"] == 2
+    assert result.metadata["tables"]["B_TblProceeding"]["rows_repaired"] == 1
+    got = pd.read_parquet(tmp_path / "o.parquet").set_index("proceeding_id")
+    assert got.loc["9", "decision_date"] == pd.Timestamp("2019-02-01")
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_a_row_with_many_stray_tabs_is_counted_and_set_aside(tmp_path, crlf):
     """More extra fields than the repair tries: read, counted and set aside, never lost."""
     b = ReleaseBuilder()
     c = b.case()
@@ -368,7 +396,7 @@ def test_a_row_with_many_stray_tabs_is_counted_and_set_aside(tmp_path):
     fields = b.line("B_TblProceeding", {"IDNPROCEEDING": "9", "IDNCASE": str(c),
                                         "COMP_DATE": d("2019-02-01"), "DEC_CODE": "X"})
     b.add_line("B_TblProceeding", "\t".join(fields[:3] + [""] * 25 + fields[3:]))
-    release = b.write(tmp_path / "rel")
+    release = b.write(tmp_path / "rel", crlf_tables=("B_TblProceeding",) if crlf else ())
     result = ingest_eoir(release, tmp_path / "o.parquet")
     entry = result.ledger["B_TblProceeding"]
     assert entry["rows_read"] == 2 and entry["used"] == 1

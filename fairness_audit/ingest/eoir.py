@@ -364,6 +364,7 @@ class _Ingest:
         self.o = options
         self.say = progress
         self.ledger = Ledger()
+        self.files: dict[str, raw.TableFile] = {}
         self.staged: dict[str, StagedTable] = {}
 
     def sql(self, query: str, params=None):
@@ -375,23 +376,29 @@ class _Ingest:
     # ---------------------------------------------------------------- generic table checks
     def check_table(self, spec: TableSpec, typed: dict[str, str],
                     bad_values: dict[str, str], transient: tuple[str, ...] = ()) -> None:
-        """Type a staged table into ``t_<rel>``; set aside bad keys and duplicates.
+        """Read and type one table into ``t_<rel>``; set aside dirty rows, bad keys, duplicates.
 
-        ``typed`` maps output column -> SQL expression over ``src_<rel>``; ``bad_values``
-        maps a source column name (for the ledger) -> a SQL condition over the *typed*
-        columns, true when that value was present but unreadable. Usable rows are exposed
-        as view ``ok_<rel>``. ``transient`` typed columns serve only ``bad_values`` and are
-        not kept. The key's text is kept only where it differs from the typed key's digits
-        (``_key_alt``); ``ok_<rel>`` exposes it again as ``_key_text``.
+        ``typed`` maps output column -> SQL expression over the staging columns of
+        ``src_<rel>``; ``bad_values`` maps a source column name (for the ledger) -> a SQL
+        condition over the *typed* columns, true when that value was present but unreadable.
+        Usable rows are exposed as view ``ok_<rel>``. ``transient`` typed columns serve only
+        ``bad_values`` and are not kept. The key's text is kept only where it differs from
+        the typed key's digits (``_key_alt``); ``ok_<rel>`` exposes it again as ``_key_text``.
+        The file is read once: its dirty rows are typed with the rest, then replaced by their
+        repairs (:mod:`fairness_audit.ingest.raw`).
         """
         rel = RELATION[spec.name]
+        table = self.files[spec.name]
+        self.say(f"reading {spec.name} ({table.path.name})")
+        raw.stage_table(self.con, table, rel)
         keys = (spec.key, *FOREIGN_KEYS[spec.name])
         key_ok = " AND ".join(f"fa_key({k}) IS NOT NULL" for k in keys)
         cols = ",\n  ".join(f"{expr} AS {name}" for name, expr in typed.items())
         flags = ",\n  ".join(f"({cond}) AS \"_bad_{name}\"" for name, cond in bad_values.items())
         key_text = "coalesce(_key_alt, CAST(_k AS VARCHAR))"
-        self.sql(f"""
-            CREATE OR REPLACE TABLE t_{rel} AS
+
+        def typed_rows(source: str) -> str:
+            return f"""
             SELECT * EXCLUDE ({', '.join(('_key_text', *transient))}),
               CASE WHEN _k IS NULL OR CAST(_k AS VARCHAR) IS DISTINCT FROM _key_text
                    THEN _key_text END AS _key_alt,
@@ -401,10 +408,27 @@ class _Ingest:
               SELECT {spec.key} AS _key_text, ({key_ok}) AS _keys_ok,
                 fa_key({spec.key}) AS _k,
                 hash({', '.join(f'coalesce({c}, chr(0))' for c in spec.columns)}) AS _h,
-                {cols}
-              FROM src_{rel}
-            )
-        """)
+                {cols}, _line, _trail
+              FROM {source}
+            )"""
+
+        try:
+            self.sql(f"CREATE OR REPLACE TABLE t_{rel} AS {typed_rows(f'src_{rel}')}")
+        except duckdb.Error as exc:  # several error types for unreadable files
+            raise ReleaseError(f"{table.path}: could not read the table {spec.name} as "
+                               f"tab-separated latin-1 text ({str(exc).splitlines()[0]})"
+                               ) from None
+        n_reader, n_dirty_read, n_trailing = self.one(
+            f"SELECT count(*), count(_line), count(*) FILTER (WHERE _trail) FROM t_{rel}")
+        lines = raw.dirty_lines(self.con, rel, f"t_{rel}")
+        staged = raw.settle_dirty_rows(self.con, table, rel, lines)
+        staged.rows_read = n_reader + len(lines) - n_dirty_read
+        staged.trailing_empty_field += n_trailing
+        self.staged[spec.name] = staged
+        self.sql(f"DELETE FROM t_{rel} WHERE _line IS NOT NULL")
+        self.sql(f"INSERT INTO t_{rel} {typed_rows(f'fix_{rel}')}")
+        self.say(f"  {staged.rows_read:,} rows, {staged.repaired:,} repaired, "
+                 f"{staged.malformed:,} malformed")
         # Duplicated keys: identical copies keep one row; differing copies are all set aside.
         self.sql(f"""
             CREATE OR REPLACE TABLE dup_{rel} AS
@@ -420,7 +444,7 @@ class _Ingest:
         """)
         self.sql(f"""
             CREATE OR REPLACE VIEW ok_{rel} AS
-            SELECT * EXCLUDE (_key_alt), {key_text} AS _key_text FROM t_{rel}
+            SELECT * EXCLUDE (_key_alt, _line, _trail), {key_text} AS _key_text FROM t_{rel}
             WHERE _reason IS NULL AND rowid NOT IN (SELECT rid FROM dup_{rel})
         """)
         name = spec.name
@@ -542,16 +566,7 @@ class _Ingest:
             CREATE OR REPLACE TABLE set_aside
               ("table" VARCHAR, key VARCHAR, reason VARCHAR, detail VARCHAR);
         """)
-        for spec in TABLES:
-            if spec.name not in files:
-                continue
-            self.say(f"reading {spec.name} ({files[spec.name].path.name})")
-            self.staged[spec.name] = raw.stage_table(self.con, files[spec.name],
-                                                     RELATION[spec.name])
-            st = self.staged[spec.name]
-            self.say(f"  {st.rows_read:,} rows, {st.repaired:,} repaired, "
-                     f"{st.malformed:,} malformed")
-
+        self.files = files
         have = {name: name in files for name in RELATION}
         custody_codes = _sql_list("DRN")
         # ---- cases

@@ -3,9 +3,10 @@
 EOIR's files are named ``*.csv`` but are tab-separated, unquoted, latin-1 text. Dirty rows
 exist in every release: a stray tab inside a value shifts the rest of the row by one field,
 so the row has more fields than the header. A CSV reader cannot be trusted to notice that (it
-may pad, truncate, or silently drop the row), so each file is first read here as *lines*:
-DuckDB reads every line as one string (with a delimiter that never occurs in the data) and
-counts its tabs in SQL; only the rows whose field count does not match are handed to Python.
+may pad, truncate, or silently drop the row), so each file is read once by DuckDB's reader
+asked for *more* fields than the header has, and the fields tell a well-formed row from a
+dirty one; rows with more fields still are rejected by the reader in strict mode and
+collected with their text. Only the dirty rows are handed to Python:
 
 * A row with exactly as many fields as the header is well formed (so is one with an extra
   empty trailing field when the header itself ends with a tab).
@@ -17,11 +18,10 @@ counts its tabs in SQL; only the rows whose field count does not match are hande
   harmless trailing tab (kept as it is, not an error), but a stray tab earlier in a row whose
   last column is empty looks the same at the end of the line; the check tells them apart.
 
-The usable rows are exposed as a view of a DuckDB database, with only the columns the ingest
-uses, as trimmed text (empty string -> NULL): the well-formed rows are parsed by DuckDB's own
-reader when the view is read, keeping only rows whose fields show they are well formed (so the
-reader's leniency cannot let a shifted row through), plus the repaired rows. Everything
-downstream is SQL over those views.
+The rows are exposed as a view of a DuckDB database, with only the columns the ingest uses,
+as trimmed text (empty string -> NULL), and the text of each dirty row. The typing step reads
+the view once; then :func:`dirty_lines` and :func:`settle_dirty_rows` replace the dirty rows
+by their repairs or set them aside. Everything downstream is SQL.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import pyarrow as pa
 
 from fairness_audit.errors import AuditError
 
-# A delimiter that does not occur in EOIR text, so that DuckDB hands over whole lines.
-LINE_DELIMITER = "\x1e\x1f\x01\x02"
+# Text that does not occur in EOIR files: read as NULL, so that only a missing field is NULL.
+NEVER_IN_TEXT = "\x1e\x1f\x01\x02"
 TAB = "\t"
 
 # How far the repair searches: rows with more extra fields than this are set aside.
@@ -327,7 +327,7 @@ def repair_row(line: str, table: TableFile) -> Repair:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class StagedTable:
-    """Counts of one staged table; the rows are in ``src_<name>`` (view) of the database."""
+    """Counts of one staged table (see :func:`settle_dirty_rows`)."""
 
     table: TableFile
     relation: str
@@ -341,59 +341,86 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _read_lines_sql(path: Path) -> str:
-    return (
-        f"read_csv({sql_string(str(path))}, columns={{'line': 'VARCHAR'}}, header=false, "
-        f"skip=1, delim={sql_string(LINE_DELIMITER)}, quote='', escape='', auto_detect=false, "
-        f"encoding='latin-1', strict_mode=true, max_line_size=10000000)"
-    )
-
-
-def _read_fields_sql(path: Path, n_fields: int) -> str:
+def _read_fields_sql(path: Path, n_fields: int, rejects: str) -> str:
     columns = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(n_fields))
     return (
         f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=false, skip=1, "
         f"delim={sql_string(TAB)}, quote='', escape='', auto_detect=false, encoding='latin-1', "
-        f"nullstr={sql_string(LINE_DELIMITER)}, null_padding=true, strict_mode=false, "
-        f"ignore_errors=true, max_line_size=10000000)"
+        f"nullstr={sql_string(NEVER_IN_TEXT)}, null_padding=true, strict_mode=true, "
+        f"ignore_errors=true, store_rejects=true, rejects_table={sql_string(rejects)}, "
+        f"rejects_scan={sql_string(rejects + '_scan')}, max_line_size=10000000)"
     )
 
 
-def stage_table(con, table: TableFile, relation: str) -> StagedTable:
-    """Read one file's counts and dirty rows; expose its usable rows as ``src_<relation>``.
+def stage_table(con, table: TableFile, relation: str) -> None:
+    """Expose every row of one file as the view ``src_<relation>``; nothing is read yet.
 
-    ``src_<relation>`` has one text column per staging column (NULL when empty or absent).
-    It is a view: its well-formed rows are split from the file's lines when it is read (once,
-    by the typing step), so no copy of the whole file is written. Repaired rows are in
-    ``fix_<relation>``; malformed rows go to ``bad_<relation>`` (``key``: the field at the
-    key's position, or NULL; ``detail``).
+    The view is read once, by the typing step. It has one text column per staging column
+    (trimmed; NULL when empty or absent) and ``_line``: NULL for a well-formed row, the row's
+    text for any other (the staging columns of such a row mean nothing). DuckDB's reader is
+    asked for the header's fields and two more. Empty fields stay '' (no text reads as
+    NULL), so a NULL field is one the row lacks: a row is well formed exactly when it has the
+    last header field and no extra field (or, when the header ends with a tab, one extra
+    empty field and no other). A row with fewer fields is padded, one with up to two more is
+    read whole, and its text is the fields joined again by tabs. A row with even more fields
+    is rejected (strict mode) into the table ``rej_<relation>`` with its text; so no row is
+    lost to the reader's leniency, and :func:`dirty_lines` hands both kinds to Python.
+    ``_trail`` marks well-formed rows with the extra empty field a header's trailing tab
+    allows.
     """
     width = table.n_fields
-    cols = list(table.positions)
-    # Fields are counted by counting tabs, without splitting: a line has nt + 1 fields.
-    tabs = "(strlen(line) - strlen(replace(line, chr(9), '')))"
-    well_formed = (f"({tabs} = {width - 1} OR ({tabs} = {width} AND ends_with(line, chr(9))))"
-                   if table.header_trailing_tab else f"({tabs} = {width - 1})")
-    lines = f"(SELECT line FROM {_read_lines_sql(table.path)} WHERE line IS NOT NULL)"
-    try:
-        rows_read, trailing, raw_lines = con.execute(
-            f"""
-            SELECT count(*),
-              count(*) FILTER (WHERE good AND nt = {width}),
-              coalesce(list(line) FILTER (WHERE NOT good), [])
-            FROM (SELECT line, {tabs} AS nt, {well_formed} AS good FROM {lines})
-            """
-        ).fetchall()[0]
-    except Exception as exc:  # duckdb raises several error types for unreadable files
-        raise ReleaseError(f"{table.path}: could not read the table {table.spec.name} as "
-                           f"tab-separated latin-1 text ({str(exc).splitlines()[0]})") from None
-    staged = StagedTable(table, relation, int(rows_read), 0, 0, int(trailing))
+    fields = [f"f{i}" for i in range(width + 2)]
 
+    def pick(col: str) -> str:
+        pos = table.positions[col]
+        if pos is None:
+            return f"CAST(NULL AS VARCHAR) AS {col}"
+        return f"nullif(trim(f{pos}), '') AS {col}"
+
+    extra = (f"(f{width} IS NULL OR (f{width} = '' AND f{width + 1} IS NULL))"
+             if table.header_trailing_tab else f"f{width} IS NULL")
+    well_formed = f"(f{width - 1} IS NOT NULL AND {extra})"
+    trail = (f"({well_formed} AND f{width} IS NOT NULL)" if table.header_trailing_tab
+             else "FALSE")
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW src_{relation} AS
+        SELECT {", ".join(pick(c) for c in table.positions)},
+          CASE WHEN NOT {well_formed} THEN concat_ws(chr(9), {", ".join(fields)}) END AS _line,
+          {trail} AS _trail
+        FROM {_read_fields_sql(table.path, width + 2, f"rej_{relation}")}
+        """
+    )
+
+
+def dirty_lines(con, relation: str, typed_relation: str) -> list[str]:
+    """The text of every row that is not well formed, after ``src_<relation>`` was read.
+
+    ``typed_relation`` is the table the typing step wrote from the view (with ``_line``).
+    The reader records one reject per surplus field of a long row: one line each, by the
+    line's byte position.
+    """
+    read = con.execute(f"SELECT _line FROM {typed_relation} WHERE _line IS NOT NULL").fetchall()
+    rejected = con.execute(
+        f"SELECT any_value(csv_line) FROM rej_{relation} GROUP BY line_byte_position"
+    ).fetchall()
+    # in a CRLF file, the text of a rejected line starts with the previous line's end
+    return [r[0] for r in read] + [r[0].strip("\r\n") for r in rejected]
+
+
+def settle_dirty_rows(con, table: TableFile, relation: str, lines: list[str]) -> StagedTable:
+    """Repair or set aside the rows that are not well formed.
+
+    Repaired rows (staging columns, as in ``src_<relation>``) go to ``fix_<relation>``;
+    malformed rows to ``bad_<relation>`` (``key``: the field at the key's position, or NULL;
+    ``detail``). Returns the counts of the dirty rows (``rows_read`` is the caller's).
+    """
+    cols = list(table.positions)
     repaired_rows: list[tuple[str | None, ...]] = []
     trailing_only = 0
     bad_rows: list[tuple[str | None, str]] = []
     key_pos = table.positions.get(table.spec.key)
-    for line in raw_lines:
+    for line in lines:
         result = repair_row(line, table)
         if result.values is not None:
             repaired_rows.append(result.values)
@@ -403,45 +430,21 @@ def stage_table(con, table: TableFile, relation: str) -> StagedTable:
             key = fields[key_pos].strip() if key_pos is not None and key_pos < len(
                 fields) else ""
             bad_rows.append((key or None, result.detail))
-    staged.repaired = len(repaired_rows) - trailing_only
-    staged.trailing_empty_field += trailing_only
-    staged.malformed = len(bad_rows)
-
+    staged = StagedTable(table, relation, malformed=len(bad_rows),
+                         repaired=len(repaired_rows) - trailing_only,
+                         trailing_empty_field=trailing_only)
     schema = pa.schema([(c, pa.string()) for c in cols])
     fixed = pa.Table.from_pylist([dict(zip(cols, r, strict=True)) for r in repaired_rows],
                                  schema=schema)
     bad = pa.Table.from_pylist([{"key": k, "detail": d} for k, d in bad_rows],
                                schema=pa.schema([("key", pa.string()), ("detail", pa.string())]))
     con.register("_fixed_rows", fixed)
-    con.execute(f"CREATE OR REPLACE TABLE fix_{relation} AS SELECT * FROM _fixed_rows")
+    con.execute(f"CREATE OR REPLACE TABLE fix_{relation} AS SELECT *, "
+                "CAST(NULL AS VARCHAR) AS _line, FALSE AS _trail FROM _fixed_rows")
     con.unregister("_fixed_rows")
     con.register("_bad_rows", bad)
     con.execute(f"CREATE OR REPLACE TABLE bad_{relation} AS SELECT * FROM _bad_rows")
     con.unregister("_bad_rows")
-
-    def pick(col: str) -> str:
-        pos = table.positions[col]
-        if pos is None:
-            return f"CAST(NULL AS VARCHAR) AS {col}"
-        return f"nullif(trim(f{pos}), '') AS {col}"
-
-    # The well-formed rows, parsed by DuckDB's own reader into the header's fields and two
-    # more. Empty fields stay '' (no string reads as NULL), so a NULL field is one the row
-    # lacks: a row is well formed exactly when it has the last header field and no extra
-    # field (or, when the header ends with a tab, one extra empty field and no other).
-    # Rows the reader rejects or pads are malformed ones, already counted above.
-    extra = (f"(f{width} IS NULL OR (f{width} = '' AND f{width + 1} IS NULL))"
-             if table.header_trailing_tab else f"f{width} IS NULL")
-    con.execute(
-        f"""
-        CREATE OR REPLACE VIEW src_{relation} AS
-        SELECT {", ".join(pick(c) for c in cols)}
-        FROM {_read_fields_sql(table.path, width + 2)}
-        WHERE f{width - 1} IS NOT NULL AND {extra}
-        UNION ALL
-        SELECT {", ".join(cols)} FROM fix_{relation}
-        """
-    )
     return staged
 
 
