@@ -360,6 +360,54 @@ def test_a_csv_reader_would_not_notice_the_shift(tmp_path):
     assert result.metadata["tables"]["B_TblProceeding"]["rows_repaired"] == 1
 
 
+def test_a_header_ending_with_a_tab_allows_rows_with_and_without_it(tmp_path):
+    """A header with a trailing tab: rows with the empty trailing field and rows without it
+    are well formed; a row with text in that unnamed field was shifted, and is repaired."""
+    b = ReleaseBuilder()
+    c = b.case()
+    for k in range(3):
+        b.proceeding(c, comp=f"2019-01-0{k + 1}", dec="X", workload="merits")
+    values = {"IDNPROCEEDING": "9", "IDNCASE": str(c), "COMP_DATE": d("2019-02-01"),
+              "DEC_CODE": "X", "IJ_CODE": "ABC", "BASE_CITY_CODE": "LOS", "CASE_TYPE": "RMV",
+              PROCEEDING_HEADER[-1]: d("2019-03-01")}
+    shifted = b.line("B_TblProceeding", values)
+    # no trailing tab, and the last column, pushed into the unnamed field, is not empty (a
+    # shift of a row whose last column is empty cannot be seen at its end)
+    shifted.insert(PROCEEDING_HEADER.index("COMP_DATE"), "JUNK")
+    release = b.write(tmp_path / "rel")
+    path = release / "B_TblProceeding.csv"
+    header, *rows = path.read_text(encoding="latin-1").splitlines()
+    # every row but the last ends with the tab its header has
+    lines = [header + "\t", *(r + "\t" for r in rows[:-1]), rows[-1], "\t".join(shifted)]
+    path.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    result = ingest_eoir(release, tmp_path / "o.parquet")
+    entry = result.ledger["B_TblProceeding"]
+    assert entry["rows_read"] == 4 and entry["used"] == 4 and entry["set_aside"] == {}
+    table = result.metadata["tables"]["B_TblProceeding"]
+    assert table["rows_repaired"] == 1 and table["rows_with_trailing_empty_field"] == 2
+    got = pd.read_parquet(tmp_path / "o.parquet").set_index("proceeding_id")
+    assert got.loc["9", "decision_date"] == pd.Timestamp("2019-02-01")
+
+
+def test_keys_with_leading_zeros_are_one_key_and_keep_their_text(tmp_path):
+    """"007" and "7" are the same proceeding: differing copies of one key are all set aside,
+    each under the key's text as the file wrote it."""
+    b = ReleaseBuilder()
+    c = b.case()
+    b.proceeding(c, comp="2019-01-01", dec="X", workload="merits")
+    values = {"IDNCASE": str(c), "COMP_DATE": d("2019-02-01"), "DEC_CODE": "X",
+              "IJ_CODE": "ABC", "BASE_CITY_CODE": "LOS", "CASE_TYPE": "RMV"}
+    b.add_line("B_TblProceeding", "\t".join(b.line("B_TblProceeding",
+                                                   {**values, "IDNPROCEEDING": "007"})))
+    b.add_line("B_TblProceeding", "\t".join(b.line("B_TblProceeding",
+                                                   {**values, "IDNPROCEEDING": "7"})))
+    release = b.write(tmp_path / "rel")
+    result = ingest_eoir(release, tmp_path / "o.parquet")
+    assert result.ledger["B_TblProceeding"]["set_aside"] == {"conflicting duplicate key": 2}
+    aside = pd.read_parquet(tmp_path / "o.set_aside.parquet")
+    assert sorted(aside["key"]) == ["007", "7"]
+
+
 @pytest.mark.parametrize("crlf", [False, True])
 def test_a_row_the_reader_rejects_is_still_repaired(tmp_path, crlf):
     """Three stray tabs: more fields than DuckDB's reader is asked for (it rejects the row),

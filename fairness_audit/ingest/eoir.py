@@ -391,8 +391,9 @@ class _Ingest:
         table = self.files[spec.name]
         self.say(f"reading {spec.name} ({table.path.name})")
         raw.stage_table(self.con, table, rel)
-        keys = (spec.key, *FOREIGN_KEYS[spec.name])
-        key_ok = " AND ".join(f"fa_key({k}) IS NOT NULL" for k in keys)
+        # the foreign keys are typed by fa_key under their own names, the key as _k
+        key_ok = " AND ".join(f"{k} IS NOT NULL" for k in ("_k", *FOREIGN_KEYS[spec.name]))
+        assert all(typed[k] == f"fa_key({k})" for k in FOREIGN_KEYS[spec.name]), spec.name
         cols = ",\n  ".join(f"{expr} AS {name}" for name, expr in typed.items())
         flags = ",\n  ".join(f"({cond}) AS \"_bad_{name}\"" for name, cond in bad_values.items())
         key_text = "coalesce(_key_alt, CAST(_k AS VARCHAR))"
@@ -400,15 +401,15 @@ class _Ingest:
         def typed_rows(source: str) -> str:
             return f"""
             SELECT * EXCLUDE ({', '.join(('_key_text', *transient))}),
-              CASE WHEN _k IS NULL OR CAST(_k AS VARCHAR) IS DISTINCT FROM _key_text
+              -- the digits of a valid key differ from its text only by leading zeros
+              CASE WHEN _k IS NULL OR (starts_with(_key_text, '0') AND _key_text <> '0')
                    THEN _key_text END AS _key_alt,
-              CASE WHEN _keys_ok THEN NULL ELSE '{BAD_KEY}' END AS _reason{',' if flags else ''}
+              CASE WHEN {key_ok} THEN NULL ELSE '{BAD_KEY}' END AS _reason{',' if flags else ''}
               {flags}
             FROM (
-              SELECT {spec.key} AS _key_text, ({key_ok}) AS _keys_ok,
-                fa_key({spec.key}) AS _k,
+              SELECT {spec.key} AS _key_text, fa_key({spec.key}) AS _k,
                 hash({', '.join(f'coalesce({c}, chr(0))' for c in spec.columns)}) AS _h,
-                {cols}, _line, _trail
+                {cols}, _line
               FROM {source}
             )"""
 
@@ -418,14 +419,15 @@ class _Ingest:
             raise ReleaseError(f"{table.path}: could not read the table {spec.name} as "
                                f"tab-separated latin-1 text ({str(exc).splitlines()[0]})"
                                ) from None
-        n_reader, n_dirty_read, n_trailing = self.one(
-            f"SELECT count(*), count(_line), count(*) FILTER (WHERE _trail) FROM t_{rel}")
+        n_reader, n_set_apart = self.one(f"SELECT count(*), count(_line) FROM t_{rel}")
         lines = raw.dirty_lines(self.con, rel, f"t_{rel}")
         staged = raw.settle_dirty_rows(self.con, table, rel, lines)
-        staged.rows_read = n_reader + len(lines) - n_dirty_read
-        staged.trailing_empty_field += n_trailing
+        staged.rows_read = n_reader + len(lines) - n_set_apart
+        if table.header_trailing_tab:  # the rows the reader took end with the empty field
+            staged.trailing_empty_field += n_reader - n_set_apart
         self.staged[spec.name] = staged
-        self.sql(f"DELETE FROM t_{rel} WHERE _line IS NOT NULL")
+        if n_set_apart:
+            self.sql(f"DELETE FROM t_{rel} WHERE _line IS NOT NULL")
         self.sql(f"INSERT INTO t_{rel} {typed_rows(f'fix_{rel}')}")
         self.say(f"  {staged.rows_read:,} rows, {staged.repaired:,} repaired, "
                  f"{staged.malformed:,} malformed")
@@ -444,7 +446,7 @@ class _Ingest:
         """)
         self.sql(f"""
             CREATE OR REPLACE VIEW ok_{rel} AS
-            SELECT * EXCLUDE (_key_alt, _line, _trail), {key_text} AS _key_text FROM t_{rel}
+            SELECT * EXCLUDE (_key_alt, _line), {key_text} AS _key_text FROM t_{rel}
             WHERE _reason IS NULL AND rowid NOT IN (SELECT rid FROM dup_{rel})
         """)
         name = spec.name
@@ -512,7 +514,7 @@ class _Ingest:
                 {field_expr('nat')} AS nat_eff, {field_expr('lang')} AS lang_eff
               FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code {case_join}
             )
-            SELECT p.* EXCLUDE (_keys_ok, _k, _h, _reason, comp_raw, ij_code, dec_code,
+            SELECT p.* EXCLUDE (_k, _h, _reason, comp_raw, ij_code, dec_code,
                                 other_comp, case_type, nat, lang),
               om.outcome,
               CASE WHEN p.dec_code IS NOT NULL AND p.other_comp IS NULL THEN 'merits'
@@ -902,7 +904,7 @@ def ingest_eoir(
             if spec.name in located:
                 path = located[spec.name]
                 files[spec.name] = raw.open_table(spec, path)
-        con = duckdb.connect(str(wd.path / "ingest.duckdb"))
+        con = duckdb.connect(":memory:")
         try:
             settings = {"temp_directory": str(wd.path / "spill"),
                         "preserve_insertion_order": False}

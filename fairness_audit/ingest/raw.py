@@ -346,30 +346,26 @@ def _read_fields_sql(path: Path, n_fields: int, rejects: str) -> str:
     return (
         f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=false, skip=1, "
         f"delim={sql_string(TAB)}, quote='', escape='', auto_detect=false, encoding='latin-1', "
-        f"nullstr={sql_string(NEVER_IN_TEXT)}, null_padding=true, strict_mode=true, "
+        f"nullstr={sql_string(NEVER_IN_TEXT)}, null_padding=false, strict_mode=true, "
         f"ignore_errors=true, store_rejects=true, rejects_table={sql_string(rejects)}, "
         f"rejects_scan={sql_string(rejects + '_scan')}, max_line_size=10000000)"
     )
 
 
 def stage_table(con, table: TableFile, relation: str) -> None:
-    """Expose every row of one file as the view ``src_<relation>``; nothing is read yet.
+    """Expose the rows of one file as the view ``src_<relation>``; nothing is read yet.
 
     The view is read once, by the typing step. It has one text column per staging column
-    (trimmed; NULL when empty or absent) and ``_line``: NULL for a well-formed row, the row's
-    text for any other (the staging columns of such a row mean nothing). DuckDB's reader is
-    asked for the header's fields and two more. Empty fields stay '' (no text reads as
-    NULL), so a NULL field is one the row lacks: a row is well formed exactly when it has the
-    last header field and no extra field (or, when the header ends with a tab, one extra
-    empty field and no other). A row with fewer fields is padded, one with up to two more is
-    read whole, and its text is the fields joined again by tabs. A row with even more fields
-    is rejected (strict mode) into the table ``rej_<relation>`` with its text; so no row is
-    lost to the reader's leniency, and :func:`dirty_lines` hands both kinds to Python.
-    ``_trail`` marks well-formed rows with the extra empty field a header's trailing tab
-    allows.
+    (trimmed; NULL when empty or absent) and ``_line``, the text of a row the typing step
+    must set apart (NULL for the others). DuckDB's reader is asked for exactly the header's
+    fields, in strict mode and without padding: it rejects every row with more or fewer
+    fields into the table ``rej_<relation>``, with its text, so no row is lost to the
+    reader's leniency, and only the fields the ingest uses are decoded. When the header ends
+    with a tab, the reader is asked for one more (unnamed) field, which a well-formed row
+    leaves empty; a row with text there was shifted, and its ``_line`` holds its text.
+    :func:`dirty_lines` hands both kinds to Python.
     """
-    width = table.n_fields
-    fields = [f"f{i}" for i in range(width + 2)]
+    width = table.n_fields + table.header_trailing_tab
 
     def pick(col: str) -> str:
         pos = table.positions[col]
@@ -377,70 +373,72 @@ def stage_table(con, table: TableFile, relation: str) -> None:
             return f"CAST(NULL AS VARCHAR) AS {col}"
         return f"nullif(trim(f{pos}), '') AS {col}"
 
-    extra = (f"(f{width} IS NULL OR (f{width} = '' AND f{width + 1} IS NULL))"
-             if table.header_trailing_tab else f"f{width} IS NULL")
-    well_formed = f"(f{width - 1} IS NOT NULL AND {extra})"
-    trail = (f"({well_formed} AND f{width} IS NOT NULL)" if table.header_trailing_tab
-             else "FALSE")
+    line = "CAST(NULL AS VARCHAR)"
+    if table.header_trailing_tab:
+        fields = ", ".join(f"f{i}" for i in range(width))
+        line = f"CASE WHEN f{width - 1} <> '' THEN concat_ws(chr(9), {fields}) END"
     con.execute(
         f"""
         CREATE OR REPLACE VIEW src_{relation} AS
-        SELECT {", ".join(pick(c) for c in table.positions)},
-          CASE WHEN NOT {well_formed} THEN concat_ws(chr(9), {", ".join(fields)}) END AS _line,
-          {trail} AS _trail
-        FROM {_read_fields_sql(table.path, width + 2, f"rej_{relation}")}
+        SELECT {", ".join(pick(c) for c in table.positions)}, {line} AS _line
+        FROM {_read_fields_sql(table.path, width, f"rej_{relation}")}
         """
     )
 
 
 def dirty_lines(con, relation: str, typed_relation: str) -> list[str]:
-    """The text of every row that is not well formed, after ``src_<relation>`` was read.
+    """The text of every row the reader rejected or set apart, after ``src_<relation>`` was read.
 
     ``typed_relation`` is the table the typing step wrote from the view (with ``_line``).
-    The reader records one reject per surplus field of a long row: one line each, by the
-    line's byte position.
+    The reader may record several rejects for one row (a long row has one per surplus
+    field): one line each, by the line's byte position, in the file's order.
     """
     read = con.execute(f"SELECT _line FROM {typed_relation} WHERE _line IS NOT NULL").fetchall()
     rejected = con.execute(
-        f"SELECT any_value(csv_line) FROM rej_{relation} GROUP BY line_byte_position"
+        f"SELECT any_value(csv_line) FROM rej_{relation} GROUP BY line_byte_position "
+        "ORDER BY line_byte_position"
     ).fetchall()
     # in a CRLF file, the text of a rejected line starts with the previous line's end
     return [r[0] for r in read] + [r[0].strip("\r\n") for r in rejected]
 
 
 def settle_dirty_rows(con, table: TableFile, relation: str, lines: list[str]) -> StagedTable:
-    """Repair or set aside the rows that are not well formed.
+    """Repair or set aside the rows DuckDB's reader did not take as well formed.
 
-    Repaired rows (staging columns, as in ``src_<relation>``) go to ``fix_<relation>``;
-    malformed rows to ``bad_<relation>`` (``key``: the field at the key's position, or NULL;
-    ``detail``). Returns the counts of the dirty rows (``rows_read`` is the caller's).
+    Their usable readings (staging columns, as in ``src_<relation>``) go to
+    ``fix_<relation>``; malformed rows to ``bad_<relation>`` (``key``: the field at the key's
+    position, or NULL; ``detail``). Returns the counts of these rows (``rows_read`` is the
+    caller's). When the header ends with a tab, a row without that tab is well formed too.
     """
     cols = list(table.positions)
-    repaired_rows: list[tuple[str | None, ...]] = []
-    trailing_only = 0
+    usable: list[tuple[str | None, ...]] = []
+    staged = StagedTable(table, relation)
     bad_rows: list[tuple[str | None, str]] = []
     key_pos = table.positions.get(table.spec.key)
     for line in lines:
+        fields = line.split(TAB)
+        if table.header_trailing_tab and len(fields) == table.n_fields:
+            usable.append(tuple(None if p is None else (fields[p].strip() or None)
+                                for p in table.positions.values()))
+            continue
         result = repair_row(line, table)
         if result.values is not None:
-            repaired_rows.append(result.values)
-            trailing_only += result.trailing_only
+            usable.append(result.values)
+            staged.trailing_empty_field += result.trailing_only
+            staged.repaired += not result.trailing_only
         else:
-            fields = line.split(TAB)
             key = fields[key_pos].strip() if key_pos is not None and key_pos < len(
                 fields) else ""
             bad_rows.append((key or None, result.detail))
-    staged = StagedTable(table, relation, malformed=len(bad_rows),
-                         repaired=len(repaired_rows) - trailing_only,
-                         trailing_empty_field=trailing_only)
+    staged.malformed = len(bad_rows)
     schema = pa.schema([(c, pa.string()) for c in cols])
-    fixed = pa.Table.from_pylist([dict(zip(cols, r, strict=True)) for r in repaired_rows],
+    fixed = pa.Table.from_pylist([dict(zip(cols, r, strict=True)) for r in usable],
                                  schema=schema)
     bad = pa.Table.from_pylist([{"key": k, "detail": d} for k, d in bad_rows],
                                schema=pa.schema([("key", pa.string()), ("detail", pa.string())]))
     con.register("_fixed_rows", fixed)
     con.execute(f"CREATE OR REPLACE TABLE fix_{relation} AS SELECT *, "
-                "CAST(NULL AS VARCHAR) AS _line, FALSE AS _trail FROM _fixed_rows")
+                "CAST(NULL AS VARCHAR) AS _line FROM _fixed_rows")
     con.unregister("_fixed_rows")
     con.register("_bad_rows", bad)
     con.execute(f"CREATE OR REPLACE TABLE bad_{relation} AS SELECT * FROM _bad_rows")
