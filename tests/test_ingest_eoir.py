@@ -389,6 +389,30 @@ def test_a_header_ending_with_a_tab_allows_rows_with_and_without_it(tmp_path):
     assert got.loc["9", "decision_date"] == pd.Timestamp("2019-02-01")
 
 
+@pytest.mark.parametrize("layout", ["lf", "crlf", "gzip"])
+def test_text_beyond_ascii_is_read_as_latin1(tmp_path, layout):
+    """The files are read as UTF-8 for speed; every byte must still mean its latin-1
+    character: a byte that is not UTF-8 in a field the ingest does not use, in a judge code,
+    and two bytes that happen to be valid UTF-8 ("Ã©" in latin-1, "é" in UTF-8)."""
+    b = ReleaseBuilder()
+    c = b.case()
+    values = {"IDNCASE": str(c), "COMP_DATE": d("2019-02-01"), "DEC_CODE": "X",
+              "BASE_CITY_CODE": "LOS", "CASE_TYPE": "RMV", "OSC_DATE": d("2018-01-01")}
+    rows = {"7": {"IJ_CODE": "ABC", "CORRECTIONAL_FAC": "SAN JOSÉ"},
+            "8": {"IJ_CODE": "JÉ1"},
+            "9": {"IJ_CODE": "Ã©1"}}
+    for idn, extra in rows.items():
+        b.add_line("B_TblProceeding", "\t".join(
+            b.line("B_TblProceeding", {**values, **extra, "IDNPROCEEDING": idn})))
+    release = b.write(tmp_path / "rel", crlf_tables=("B_TblProceeding",) if layout == "crlf"
+                      else (), gzip_tables=("B_TblProceeding",) if layout == "gzip" else ())
+    result = ingest_eoir(release, tmp_path / "o.parquet")
+    assert result.ledger["B_TblProceeding"] == {"rows_read": 3, "used": 3, "set_aside": {},
+                                                "values_nulled": {}}
+    got = pd.read_parquet(tmp_path / "o.parquet").set_index("proceeding_id")["judge_id"]
+    assert got.to_dict() == {"7": "ABC", "8": "JÉ1", "9": "Ã©1"}
+
+
 def test_keys_with_leading_zeros_are_one_key_and_keep_their_text(tmp_path):
     """"007" and "7" are the same proceeding: differing copies of one key are all set aside,
     each under the key's text as the file wrote it."""

@@ -409,7 +409,7 @@ class _Ingest:
             FROM (
               SELECT {spec.key} AS _key_text, fa_key({spec.key}) AS _k,
                 hash({', '.join(f'coalesce({c}, chr(0))' for c in spec.columns)}) AS _h,
-                {cols}, _line
+                {cols}, _line, _raw
               FROM {source}
             )"""
 
@@ -419,15 +419,9 @@ class _Ingest:
             raise ReleaseError(f"{table.path}: could not read the table {spec.name} as "
                                f"tab-separated latin-1 text ({str(exc).splitlines()[0]})"
                                ) from None
-        n_reader, n_set_apart = self.one(f"SELECT count(*), count(_line) FROM t_{rel}")
-        lines = raw.dirty_lines(self.con, rel, f"t_{rel}")
-        staged = raw.settle_dirty_rows(self.con, table, rel, lines)
-        staged.rows_read = n_reader + len(lines) - n_set_apart
-        if table.header_trailing_tab:  # the rows the reader took end with the empty field
-            staged.trailing_empty_field += n_reader - n_set_apart
+        staged = raw.settle_dirty_rows(self.con, table, rel, f"t_{rel}")
         self.staged[spec.name] = staged
-        if n_set_apart:
-            self.sql(f"DELETE FROM t_{rel} WHERE _line IS NOT NULL")
+        self.sql(f"DELETE FROM t_{rel} WHERE {raw.SET_APART}")
         self.sql(f"INSERT INTO t_{rel} {typed_rows(f'fix_{rel}')}")
         self.say(f"  {staged.rows_read:,} rows, {staged.repaired:,} repaired, "
                  f"{staged.malformed:,} malformed")
@@ -446,7 +440,7 @@ class _Ingest:
         """)
         self.sql(f"""
             CREATE OR REPLACE VIEW ok_{rel} AS
-            SELECT * EXCLUDE (_key_alt, _line), {key_text} AS _key_text FROM t_{rel}
+            SELECT * EXCLUDE (_key_alt, _line, _raw), {key_text} AS _key_text FROM t_{rel}
             WHERE _reason IS NULL AND rowid NOT IN (SELECT rid FROM dup_{rel})
         """)
         name = spec.name

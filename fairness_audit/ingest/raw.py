@@ -345,34 +345,38 @@ def _read_fields_sql(path: Path, n_fields: int, rejects: str) -> str:
     columns = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(n_fields))
     return (
         f"read_csv({sql_string(str(path))}, columns={{{columns}}}, header=false, skip=1, "
-        f"delim={sql_string(TAB)}, quote='', escape='', auto_detect=false, encoding='latin-1', "
+        f"delim={sql_string(TAB)}, quote='', escape='', auto_detect=false, encoding='utf-8', "
         f"nullstr={sql_string(NEVER_IN_TEXT)}, null_padding=false, strict_mode=true, "
         f"ignore_errors=true, store_rejects=true, rejects_table={sql_string(rejects)}, "
         f"rejects_scan={sql_string(rejects + '_scan')}, max_line_size=10000000)"
     )
 
 
+# The columns of ``src_<relation>`` beside the staging columns; a row with either set is set
+# apart from the typed table and settled in Python (:func:`settle_dirty_rows`).
+SET_APART = "(_line IS NOT NULL OR _raw IS NOT NULL)"
+
+
 def stage_table(con, table: TableFile, relation: str) -> None:
     """Expose the rows of one file as the view ``src_<relation>``; nothing is read yet.
 
     The view is read once, by the typing step. It has one text column per staging column
-    (trimmed; NULL when empty or absent) and ``_line``, the text of a row the typing step
-    must set apart (NULL for the others). DuckDB's reader is asked for exactly the header's
+    (trimmed; NULL when empty or absent). DuckDB's reader is asked for exactly the header's
     fields, in strict mode and without padding: it rejects every row with more or fewer
-    fields into the table ``rej_<relation>``, with its text, so no row is lost to the
-    reader's leniency, and only the fields the ingest uses are decoded. When the header ends
-    with a tab, the reader is asked for one more (unnamed) field, which a well-formed row
-    leaves empty; a row with text there was shifted, and its ``_line`` holds its text.
-    :func:`dirty_lines` hands both kinds to Python.
+    fields into the table ``rej_<relation>``, so no row is lost to the reader's leniency, and
+    only the fields the ingest uses are decoded. When the header ends with a tab, the reader
+    is asked for one more (unnamed) field, which a well-formed row leaves empty; a row with
+    text there was shifted, and ``_line`` holds its text.
+
+    The file is latin-1, but it is read as UTF-8, which is the same text for the ASCII bytes
+    that nearly all of it is, and much faster to read: a row with a byte that is not valid
+    UTF-8 is rejected too, and a row whose staging fields hold valid UTF-8 beyond ASCII
+    keeps them in ``_raw``, to be read again as latin-1 (:func:`settle_dirty_rows`).
     """
     width = table.n_fields + table.header_trailing_tab
-
-    def pick(col: str) -> str:
-        pos = table.positions[col]
-        if pos is None:
-            return f"CAST(NULL AS VARCHAR) AS {col}"
-        return f"nullif(trim(f{pos}), '') AS {col}"
-
+    staged = [(col, None if pos is None else f"f{pos}") for col, pos in table.positions.items()]
+    values = [f"nullif(trim({f}), '')" if f else "CAST(NULL AS VARCHAR)" for _, f in staged]
+    beyond_ascii = " OR ".join(f"strlen({f}) <> length({f})" for _, f in staged if f)
     line = "CAST(NULL AS VARCHAR)"
     if table.header_trailing_tab:
         fields = ", ".join(f"f{i}" for i in range(width))
@@ -380,45 +384,103 @@ def stage_table(con, table: TableFile, relation: str) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE VIEW src_{relation} AS
-        SELECT {", ".join(pick(c) for c in table.positions)}, {line} AS _line
+        SELECT {", ".join(f"{v} AS {col}" for v, (col, _) in zip(values, staged, strict=True))},
+          {line} AS _line,
+          CASE WHEN {beyond_ascii or "FALSE"} THEN [{", ".join(values)}] END AS _raw
         FROM {_read_fields_sql(table.path, width, f"rej_{relation}")}
         """
     )
 
 
-def dirty_lines(con, relation: str, typed_relation: str) -> list[str]:
-    """The text of every row the reader rejected or set apart, after ``src_<relation>`` was read.
+def _as_latin1(text: str) -> str:
+    """The latin-1 reading of bytes that DuckDB read as (valid) UTF-8."""
+    return text.encode("utf-8").decode("latin-1")
 
-    ``typed_relation`` is the table the typing step wrote from the view (with ``_line``).
-    The reader may record several rejects for one row (a long row has one per surplus
-    field): one line each, by the line's byte position, in the file's order.
+
+def _agrees(line: bytes, recorded: str) -> bool:
+    """Whether DuckDB's record of a rejected line (its UTF-8 reading, a byte that is not
+    UTF-8 shown as '?') starts like the line's bytes up to the first byte beyond ASCII."""
+    ascii_end = next((i for i, b in enumerate(line) if b > 127), len(line))
+    return bool(line) and recorded.startswith(line[:min(ascii_end, 1000)].decode("ascii"))
+
+
+def read_rejected_lines(path: Path, rejects: list[tuple[int, str]]) -> list[str]:
+    """The latin-1 text of the lines DuckDB's reader rejected, from the file's bytes.
+
+    ``rejects`` holds, for each line, the byte position DuckDB records for its start and its
+    text as DuckDB read it. The recorded position can be a byte or two off, depending on the
+    line ends, so the line taken is the one starting next to it whose text agrees with
+    DuckDB's record. The file is read forward only (a gzip file cannot seek back cheaply).
     """
-    read = con.execute(f"SELECT _line FROM {typed_relation} WHERE _line IS NOT NULL").fetchall()
-    rejected = con.execute(
-        f"SELECT any_value(csv_line) FROM rej_{relation} GROUP BY line_byte_position "
-        "ORDER BY line_byte_position"
-    ).fetchall()
-    # in a CRLF file, the text of a rejected line starts with the previous line's end
-    return [r[0] for r in read] + [r[0].strip("\r\n") for r in rejected]
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    lines = []
+    with opener(path, "rb") as fh:
+        kept_start, kept = 0, b""  # the last bytes read, from kept_start
+        for position, recorded in sorted(rejects):
+            recorded = recorded.lstrip("\r\n")
+            low = max(0, position - 3)
+            if low >= fh.tell():
+                fh.seek(low)
+                kept_start, kept = low, b""
+            else:  # the line starts within (or right after) the bytes last read
+                kept = kept[low - kept_start:]
+                kept_start = low
+            kept += fh.read(max(0, position + 3 - kept_start - len(kept)))
+            found = None
+            for start in (position, position - 1, position - 2, position + 1, position + 2):
+                if start < kept_start or start > kept_start + len(kept):
+                    continue
+                if start > 0 and (start == kept_start or kept[start - kept_start - 1] != 10):
+                    continue  # not the start of a line
+                rest = kept[start - kept_start:]
+                if b"\n" not in rest:
+                    kept += fh.readline()
+                    rest = kept[start - kept_start:]
+                line = rest.split(b"\n", 1)[0].rstrip(b"\r")
+                if _agrees(line, recorded):
+                    found = line
+                    break
+            if found is None:
+                raise ReleaseError(f"{path}: could not find the line DuckDB rejected at byte "
+                                   f"{position} ({recorded[:60]!r}); expected it to start there")
+            lines.append(found.decode("latin-1"))
+    return lines
 
 
-def settle_dirty_rows(con, table: TableFile, relation: str, lines: list[str]) -> StagedTable:
-    """Repair or set aside the rows DuckDB's reader did not take as well formed.
+def settle_dirty_rows(con, table: TableFile, relation: str, typed: str) -> StagedTable:
+    """Settle the rows the reader rejected or set apart, once ``src_<relation>`` was read.
 
-    Their usable readings (staging columns, as in ``src_<relation>``) go to
-    ``fix_<relation>``; malformed rows to ``bad_<relation>`` (``key``: the field at the key's
-    position, or NULL; ``detail``). Returns the counts of these rows (``rows_read`` is the
-    caller's). When the header ends with a tab, a row without that tab is well formed too.
+    ``typed`` is the table the typing step wrote from the view. The rejected rows are read
+    again from the file, by the byte position of their line, as latin-1 (the reader's record
+    of a row is its UTF-8 reading); a row may have several rejects (one per surplus field).
+    Rows that are well formed after all (a byte beyond UTF-8, or, when the header ends with
+    a tab, no trailing tab) and rows with text beyond ASCII, read again as latin-1, are
+    usable as they are; the others are repaired or set aside (:func:`repair_row`).
+
+    Usable readings (staging columns, as in ``src_<relation>``) go to ``fix_<relation>``;
+    malformed rows to ``bad_<relation>`` (``key``: the field at the key's position, or NULL;
+    ``detail``). Returns the table's counts.
     """
-    cols = list(table.positions)
-    usable: list[tuple[str | None, ...]] = []
-    staged = StagedTable(table, relation)
+    n_reader, n_shifted = con.execute(f"SELECT count(*), count(_line) FROM {typed}").fetchall()[0]
+    rejects = con.execute(f"SELECT line_byte_position, any_value(csv_line) FROM rej_{relation} "
+                          "GROUP BY line_byte_position").fetchall()
+    lines = [_as_latin1(r[0]) for r in con.execute(
+        f"SELECT _line FROM {typed} WHERE _line IS NOT NULL").fetchall()]
+    lines += read_rejected_lines(table.path, rejects)
+    usable = [tuple(None if v is None else _as_latin1(v) for v in r[0]) for r in con.execute(
+        f"SELECT _raw FROM {typed} WHERE _raw IS NOT NULL AND _line IS NULL").fetchall()]
+
+    staged = StagedTable(table, relation, rows_read=n_reader + len(rejects))
+    if table.header_trailing_tab:  # the rows the reader took end with the empty field
+        staged.trailing_empty_field = n_reader - n_shifted
     bad_rows: list[tuple[str | None, str]] = []
     key_pos = table.positions.get(table.spec.key)
     for line in lines:
         fields = line.split(TAB)
-        if table.header_trailing_tab and len(fields) == table.n_fields:
-            usable.append(tuple(None if p is None else (fields[p].strip() or None)
+        if len(fields) == table.n_fields or (
+                table.header_trailing_tab and len(fields) == table.n_fields + 1
+                and fields[-1] == ""):
+            usable.append(tuple(None if p is None else (fields[p].strip(" ") or None)
                                 for p in table.positions.values()))
             continue
         result = repair_row(line, table)
@@ -431,14 +493,15 @@ def settle_dirty_rows(con, table: TableFile, relation: str, lines: list[str]) ->
                 fields) else ""
             bad_rows.append((key or None, result.detail))
     staged.malformed = len(bad_rows)
-    schema = pa.schema([(c, pa.string()) for c in cols])
+    cols = list(table.positions)
     fixed = pa.Table.from_pylist([dict(zip(cols, r, strict=True)) for r in usable],
-                                 schema=schema)
+                                 schema=pa.schema([(c, pa.string()) for c in cols]))
     bad = pa.Table.from_pylist([{"key": k, "detail": d} for k, d in bad_rows],
                                schema=pa.schema([("key", pa.string()), ("detail", pa.string())]))
     con.register("_fixed_rows", fixed)
     con.execute(f"CREATE OR REPLACE TABLE fix_{relation} AS SELECT *, "
-                "CAST(NULL AS VARCHAR) AS _line FROM _fixed_rows")
+                "CAST(NULL AS VARCHAR) AS _line, CAST(NULL AS VARCHAR[]) AS _raw "
+                "FROM _fixed_rows")
     con.unregister("_fixed_rows")
     con.register("_bad_rows", bad)
     con.execute(f"CREATE OR REPLACE TABLE bad_{relation} AS SELECT * FROM _bad_rows")
