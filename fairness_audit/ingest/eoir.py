@@ -20,6 +20,7 @@ import io
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -940,17 +941,23 @@ def ingest_eoir(
                 "tables_absent": [s.name for s in TABLES if s.name not in files],
             }
             ledger = job.ledger.to_dict()
-            _write_set_aside(con, paths.set_aside)
             decisions_arrow = job.decisions_arrow
+            del job
+            # DuckDB writes the set-aside rows (a sort) while pandas builds the final tables:
+            # the other tables are dropped first, so that their memory is free for pandas
+            for (name,) in con.execute("SELECT table_name FROM duckdb_tables() "
+                                       "WHERE table_name <> 'set_aside'").fetchall():
+                con.execute(f'DROP TABLE "{name}"')
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                set_aside_written = pool.submit(_write_set_aside, con.cursor(), paths.set_aside)
+                decisions = decisions_arrow.to_pandas(types_mapper=_types_mapper)
+                del decisions_arrow
+                workload_df = workload.to_pandas(types_mapper=_types_mapper)
+                del workload
+                write_decision_data(paths, decisions, workload_df, ledger, metadata)
+                set_aside_written.result()
         finally:
-            con.close()  # frees DuckDB's memory before pandas sees the final tables
-        # pandas sees only the final tables; they are built with the canonical types in SQL
-        # (the tests validate them against the contract), so they are not re-validated here
-        decisions = decisions_arrow.to_pandas(types_mapper=_types_mapper)
-        del decisions_arrow, job
-        workload_df = workload.to_pandas(types_mapper=_types_mapper)
-        del workload
-        write_decision_data(paths, decisions, workload_df, ledger, metadata)
+            con.close()
         write_json({"sources": lookup_sources, **lookups}, lookups_path(paths))
     return IngestResult(paths, n_dec, n_comp, ledger, metadata)
 
