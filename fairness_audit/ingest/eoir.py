@@ -409,7 +409,6 @@ class _Ingest:
               {flags}
             FROM (
               SELECT {spec.key} AS _key_text, fa_key({spec.key}) AS _k,
-                hash({', '.join(f'coalesce({c}, chr(0))' for c in spec.columns)}) AS _h,
                 {cols}, _line, _raw
               FROM {source}
             )"""
@@ -426,11 +425,14 @@ class _Ingest:
         self.sql(f"INSERT INTO t_{rel} {typed_rows(f'fix_{rel}')}")
         self.say(f"  {staged.rows_read:,} rows, {staged.repaired:,} repaired, "
                  f"{staged.malformed:,} malformed")
-        # Duplicated keys: identical copies keep one row; differing copies are all set aside.
+        # Duplicated keys: copies that agree on every value read keep one row; differing
+        # copies are all set aside. Only rows whose key occurs more than once are compared.
+        values = [c for c in typed if c not in transient] + [
+            "_key_alt", *(f'"_bad_{name}"' for name in bad_values)]
         self.sql(f"""
             CREATE OR REPLACE TABLE dup_{rel} AS
             WITH d AS (
-              SELECT rowid AS rid, _k, _h FROM t_{rel}
+              SELECT rowid AS rid, _k, hash({', '.join(values)}) AS _h FROM t_{rel}
               WHERE _reason IS NULL AND _k IN (
                 SELECT _k FROM t_{rel} WHERE _reason IS NULL GROUP BY _k HAVING count(*) > 1)
             ), g AS (SELECT _k, count(DISTINCT _h) AS nh, min(rid) AS first_rid FROM d GROUP BY _k)
@@ -509,7 +511,7 @@ class _Ingest:
                 {field_expr('nat')} AS nat_eff, {field_expr('lang')} AS lang_eff
               FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code {case_join}
             )
-            SELECT p.* EXCLUDE (_k, _h, _reason, comp_raw, ij_code, dec_code,
+            SELECT p.* EXCLUDE (_k, _reason, comp_raw, ij_code, dec_code,
                                 other_comp, case_type, nat, lang),
               om.outcome,
               CASE WHEN p.dec_code IS NOT NULL AND p.other_comp IS NULL THEN 'merits'
