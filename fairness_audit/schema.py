@@ -89,6 +89,8 @@ def _first_rows(mask: pd.Series) -> str:
 
 def _coerce_column(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     """Return the column in its canonical dtype and a mask of values that could not be read."""
+    if str(series.dtype) == _PANDAS_DTYPES[col.kind]:  # already canonical: nothing to read
+        return series, pd.Series(False, index=series.index)
     present = series.notna()
     if col.kind == "string":
         out = series.astype("string")
@@ -119,7 +121,7 @@ def coerce_decisions(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION
     Extra columns are kept as they are. Missing columns are not added: ``validate`` reports
     them.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced below, never written into
     unreadable: dict[str, pd.Series] = {}
     for col in columns:
         if col.name in out.columns:

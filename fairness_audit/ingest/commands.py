@@ -41,8 +41,8 @@ def eoir(
         "--case-types", help="Comma-separated case types in scope (default RMV,DEP,EXC).")
     ] = None,
     work_dir: Annotated[Path | None, typer.Option(
-        "--work-dir", help="Folder for temporary files (extracted zip members, the DuckDB "
-                           "database).")] = None,
+        "--work-dir", help="Folder for temporary files (extracted zip members, DuckDB's "
+                           "spill files).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Ingest a raw EOIR release: every merits decision, the judges' workload, and a ledger

@@ -1,10 +1,10 @@
 """Raw EOIR release -> decisions table, as SQL over the files (DuckDB).
 
-The release's tables are read line by line (:mod:`fairness_audit.ingest.raw`), checked and
-typed in DuckDB, joined and aggregated there; pandas sees only the final decisions table
-and the workload file. Every derivation is an option of :class:`EoirOptions` (defaults in
-``fairness_audit/configs/eoir_ingest.yaml``, documented in docs/ingest.md) and is written
-into the output's metadata.
+The release's tables are read once each, every row accounted for
+(:mod:`fairness_audit.ingest.raw`), checked and typed in DuckDB, joined and aggregated
+there; pandas sees only the final decisions table and the workload file. Every derivation
+is an option of :class:`EoirOptions` (defaults in ``fairness_audit/configs/eoir_ingest.yaml``,
+documented in docs/ingest.md) and is written into the output's metadata.
 
 Ledger (contract section 2): for every table read, ``rows_read == used + set aside``. For
 ``B_TblProceeding``, ``used`` is the number of rows of the decisions table; every other
@@ -863,8 +863,8 @@ def ingest_eoir(
     options
         Derivation options; the packaged defaults when omitted (see :func:`load_options`).
     work_dir
-        Where the temporary DuckDB database and extracted zip members go (default: the
-        system's temporary folder).
+        Where extracted zip members and DuckDB's spill files go (default: the system's
+        temporary folder).
     progress
         Called with short progress lines.
 
