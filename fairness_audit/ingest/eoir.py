@@ -385,8 +385,10 @@ class _Ingest:
         Usable rows are exposed as view ``ok_<rel>``. ``transient`` typed columns serve only
         ``bad_values`` and are not kept. The key's text is kept only where it differs from
         the typed key's digits (``_key_alt``); ``ok_<rel>`` exposes it again as ``_key_text``.
-        The file is read once: its dirty rows are typed with the rest, then replaced by their
-        repairs (:mod:`fairness_audit.ingest.raw`).
+        The file is read once; the rows the reader rejects or sets apart are settled in Python
+        (repaired, read again as latin-1, or set aside) and typed afterwards, by the same
+        expressions (:mod:`fairness_audit.ingest.raw`). Foreign keys must be typed as
+        ``fa_key(<name>)`` under their own name.
         """
         rel = RELATION[spec.name]
         table = self.files[spec.name]
