@@ -389,7 +389,7 @@ def test_a_header_ending_with_a_tab_allows_rows_with_and_without_it(tmp_path):
     assert got.loc["9", "decision_date"] == pd.Timestamp("2019-02-01")
 
 
-@pytest.mark.parametrize("layout", ["lf", "crlf", "gzip"])
+@pytest.mark.parametrize("layout", ["lf", "crlf", "gzip", "bom"])
 def test_text_beyond_ascii_is_read_as_latin1(tmp_path, layout):
     """The files are read as UTF-8 for speed; every byte must still mean its latin-1
     character: a byte that is not UTF-8 in a field the ingest does not use, in a judge code,
@@ -406,6 +406,9 @@ def test_text_beyond_ascii_is_read_as_latin1(tmp_path, layout):
             b.line("B_TblProceeding", {**values, **extra, "IDNPROCEEDING": idn})))
     release = b.write(tmp_path / "rel", crlf_tables=("B_TblProceeding",) if layout == "crlf"
                       else (), gzip_tables=("B_TblProceeding",) if layout == "gzip" else ())
+    if layout == "bom":  # a byte-order mark before the header must not shift the positions
+        path = release / "B_TblProceeding.csv"
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     result = ingest_eoir(release, tmp_path / "o.parquet")
     assert result.ledger["B_TblProceeding"] == {"rows_read": 3, "used": 3, "set_aside": {},
                                                 "values_nulled": {}}
