@@ -387,9 +387,9 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
             t["verdict"], t["verdict_reason"] = verdict, reason
         primary = [t for t in h["tests"] if t["role"] == "primary"]
         h["verdict"], h["verdict_reason"] = hypothesis_verdict([t["verdict"] for t in primary])
+        # what kept primary tests from a verdict: a failed design check, or no estimate
         blocked = [t["verdict_reason"] for t in primary
-                   if t["verdict"] == INCONCLUSIVE and (t["verdict_reason"] or "").startswith(
-                       ("design check failed", "not estimable"))]
+                   if t["verdict_reason"] and (forced or t["estimate"] is None)]
         if h["verdict"] == INCONCLUSIVE and blocked:
             h["verdict_reason"] += "; " + "; ".join(dict.fromkeys(blocked))
 

@@ -100,6 +100,9 @@ def test_extract_without_dates_reports_not_estimable(tmp_path):
     h2 = _test(results, "H2.primary")
     assert h2["estimate"] is None and h2["verdict"] == "inconclusive"
     assert h2["verdict_reason"].startswith("not estimable: decision_date")
+    # the hypothesis says what kept its primary test from a verdict
+    (hypothesis,) = [h for h in results["hypotheses"] if h["id"] == "H2"]
+    assert h2["verdict_reason"] in hypothesis["verdict_reason"]
 
 
 def test_outputs_have_ordinary_permissions(planted_results):
