@@ -79,7 +79,7 @@ def sample_rows(data: pd.DataFrame, outcome: str, options: dict[str, Any], clust
     (judge x court) with at least ``min_decisions`` in courts with at least two such units."""
     keep = pd.Series(True, index=data.index)
     for name in options["sample"]:
-        keep &= SAMPLE_FILTERS[name][1](data).fillna(False).astype(bool)
+        keep &= SAMPLE_FILTERS[name].keep(data).fillna(False).astype(bool)
     keep &= data["post_policy"] == flag
     need = [outcome, *options["controls"], *options["fixed_effects"], cluster, options["court"]]
     missing = [c for c in need if c not in data.columns]

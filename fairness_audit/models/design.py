@@ -37,26 +37,37 @@ def term_for(column: str) -> str:
     return named.replace(ENGINE_SEPARATOR, ":")
 
 
-# name -> (reason shown for the rows it removes, mask of rows kept)
-SAMPLE_FILTERS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
-    "in_window": ("outside window or no decision date", lambda d: d["in_window"].astype(bool)),
-    "has_quota_shortfall": ("no quota_shortfall (fiscal year not covered or no date)",
-                            lambda d: d["quota_shortfall"].notna()),
-    "has_pre_policy_gap": ("judge without a complete year in the intensity window",
-                           lambda d: d["pre_policy_gap"].notna()),
-    "not_in_absentia": ("in absentia", lambda d: d["in_absentia"].fillna(0) == 0),
-    "no_asylum_application": ("asylum application or not recorded",
-                              lambda d: d["asylum_application"] == 0),
-    "board_decided": ("not appealed, or appeal not yet decided by the board",
-                      lambda d: (d["appealed"].fillna(0) == 1) & d["remanded"].notna()),
-    "post_policy": ("before the policy", lambda d: d["post_policy"] == 1),
+@dataclass(frozen=True)
+class SampleFilter:
+    """A named sample restriction of the plan.
+
+    ``reason`` is shown for the rows it removes; ``keep`` gives the mask of rows kept;
+    ``needs`` names the column whose values it reads, named when it leaves no rows
+    ("not estimable: <needs>"; the model's outcome when None).
+    """
+
+    reason: str
+    keep: Callable[[pd.DataFrame], pd.Series]
+    needs: str | None = None
+
+
+SAMPLE_FILTERS: dict[str, SampleFilter] = {
+    "in_window": SampleFilter("outside window or no decision date",
+                              lambda d: d["in_window"].astype(bool), "decision_date"),
+    "has_quota_shortfall": SampleFilter(
+        "no quota_shortfall (fiscal year not covered or no date)",
+        lambda d: d["quota_shortfall"].notna(), "decision_date"),
+    "has_pre_policy_gap": SampleFilter("judge without a complete year in the intensity window",
+                                       lambda d: d["pre_policy_gap"].notna(), "pre_policy_gap"),
+    "not_in_absentia": SampleFilter("in absentia", lambda d: d["in_absentia"].fillna(0) == 0),
+    "no_asylum_application": SampleFilter("asylum application or not recorded",
+                                          lambda d: d["asylum_application"] == 0),
+    "board_decided": SampleFilter(
+        "not appealed, or appeal not yet decided by the board",
+        lambda d: (d["appealed"].fillna(0) == 1) & d["remanded"].notna(), "remanded"),
+    "post_policy": SampleFilter("before the policy", lambda d: d["post_policy"] == 1,
+                                "decision_date"),
 }
-
-
-# the column whose values a filter needs: named when a filter leaves no rows ("not estimable: X")
-FILTER_NEEDS = {"in_window": "decision_date", "has_quota_shortfall": "decision_date",
-                "has_pre_policy_gap": "pre_policy_gap", "board_decided": "remanded",
-                "post_policy": "decision_date"}
 
 
 @dataclass(frozen=True)
@@ -117,16 +128,16 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
     excluded: dict[str, int] = {}
     keep = pd.Series(True, index=frame.index)
     for name in spec.sample:
-        reason, rule = SAMPLE_FILTERS[name]
-        mask = rule(frame).fillna(False).astype(bool)
+        sample_filter = SAMPLE_FILTERS[name]
+        mask = sample_filter.keep(frame).fillna(False).astype(bool)
         dropped = int((keep & ~mask).sum())
         if dropped:
-            excluded[reason] = excluded.get(reason, 0) + dropped
+            excluded[sample_filter.reason] = excluded.get(sample_filter.reason, 0) + dropped
         keep &= mask
         if not keep.any() and dropped:
-            column = FILTER_NEEDS.get(name, y_col)
-            raise NotEstimable(column, f"no rows left for the {spec.outcome} model after the "
-                                       f"sample filter '{name}' ({excluded})")
+            raise NotEstimable(sample_filter.needs or y_col,
+                               f"no rows left for the {spec.outcome} model after the sample "
+                               f"filter '{name}' ({excluded})")
     rows = frame.loc[keep]
 
     columns: dict[str, pd.Series] = {y_col: rows[y_col].astype("float64")}
