@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from fairness_audit.config import AuditConfig
+from fairness_audit.config import AuditConfig, ModelSpec
 from fairness_audit.features import build_frame
 from fairness_audit.hypotheses import scale_of
 from fairness_audit.models.design import build_design
 
 # The simulator's expected value of each outcome; p_grant and p_removal are among respondents
-# present (the samples with not_in_absentia), see model_targets for the others.
+# present (the samples with not_in_absentia), see _expected_outcome for the others.
 EXPECTED_OUTCOME = {
     "granted": "p_grant",
     "removal_ordered": "p_removal",
@@ -88,16 +88,23 @@ def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.
         if column is None:
             continue
         design = build_design(frame, spec, cluster=config.inference.cluster, outcome=spec.outcome)
-        rows = expected.loc[design.data.index]
-        if spec.outcome in ("granted", "removal_ordered") and "not_in_absentia" not in spec.sample:
-            # the sample keeps in-absentia decisions: the unconditional probability
-            y = _expected_rates(rows)[spec.outcome]
-        else:
-            y = rows[column].to_numpy(dtype=float)
+        y = _expected_outcome(expected.loc[design.data.index], spec)
         beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
         scale = scale_of(spec)[1]
         targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
     return targets
+
+
+def _expected_outcome(rows: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
+    """Each row's expected outcome for a model of the plan.
+
+    The simulator's grant and removal probabilities are those of a respondent present: the
+    expectation in a sample without in-absentia decisions. A sample that keeps them expects
+    the unconditional rates of :func:`_expected_rates`.
+    """
+    if spec.outcome in ("granted", "removal_ordered") and "not_in_absentia" not in spec.sample:
+        return _expected_rates(rows)[spec.outcome]
+    return rows[EXPECTED_OUTCOME[spec.outcome]].to_numpy(dtype=float)
 
 
 def _expected_rates(expected: pd.DataFrame) -> dict[str, np.ndarray]:
