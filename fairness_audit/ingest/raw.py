@@ -4,9 +4,9 @@ EOIR's files are named ``*.csv`` but are tab-separated, unquoted, latin-1 text. 
 exist in every release: a stray tab inside a value shifts the rest of the row by one field,
 so the row has more fields than the header. A CSV reader cannot be trusted to notice that (it
 may pad, truncate, or silently drop the row), so each file is read once by DuckDB's reader
-asked for *more* fields than the header has, and the fields tell a well-formed row from a
-dirty one; rows with more fields still are rejected by the reader in strict mode and
-collected with their text. Only the dirty rows are handed to Python:
+asked for exactly the header's fields, in strict mode and without padding: it rejects every
+row with more or fewer fields into a rejects table instead. Only those rows are handed to
+Python:
 
 * A row with exactly as many fields as the header is well formed (so is one with an extra
   empty trailing field when the header itself ends with a tab).
@@ -19,9 +19,10 @@ collected with their text. Only the dirty rows are handed to Python:
   last column is empty looks the same at the end of the line; the check tells them apart.
 
 The rows are exposed as a view of a DuckDB database, with only the columns the ingest uses,
-as trimmed text (empty string -> NULL), and the text of each dirty row. The typing step reads
-the view once; then :func:`dirty_lines` and :func:`settle_dirty_rows` replace the dirty rows
-by their repairs or set them aside. Everything downstream is SQL.
+as trimmed text (empty string -> NULL). The typing step reads the view once; then
+:func:`settle_dirty_rows` reads the rejected rows again from the file, repairs them or sets
+them aside. The files are read as UTF-8 for speed, with every byte keeping its latin-1
+meaning (:func:`stage_table`). Everything downstream is SQL.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ import pyarrow as pa
 
 from fairness_audit.errors import AuditError
 
-# Text that does not occur in EOIR files: read as NULL, so that only a missing field is NULL.
+# The reader's null string: text that does not occur in EOIR files, so that no field reads as
+# NULL (an empty field stays '').
 NEVER_IN_TEXT = "\x1e\x1f\x01\x02"
 TAB = "\t"
 
