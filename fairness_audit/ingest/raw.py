@@ -372,8 +372,9 @@ def stage_table(con, table: TableFile, relation: str) -> None:
 
     The file is latin-1, but it is read as UTF-8, which is the same text for the ASCII bytes
     that nearly all of it is, and much faster to read: a row with a byte that is not valid
-    UTF-8 is rejected too, and a row whose staging fields hold valid UTF-8 beyond ASCII
-    keeps them in ``_raw``, to be read again as latin-1 (:func:`settle_dirty_rows`).
+    UTF-8 in a staging field is rejected too (the other fields are never decoded), and a row
+    whose staging fields hold valid UTF-8 beyond ASCII keeps them in ``_raw``, to be read
+    again as latin-1 (:func:`settle_dirty_rows`).
     """
     width = table.n_fields + table.header_trailing_tab
     staged = [(col, None if pos is None else f"f{pos}") for col, pos in table.positions.items()]
