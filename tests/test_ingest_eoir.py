@@ -416,6 +416,44 @@ def test_text_beyond_ascii_is_read_as_latin1(tmp_path, layout):
     assert got.to_dict() == {"7": "ABC", "8": "JÉ1", "9": "Ã©1"}
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_rejected_rows_are_found_throughout_a_large_file(tmp_path, newline):
+    """A file larger than DuckDB's read buffers, read in parallel, with dirty rows all through
+    it: every rejected row is read again from the file exactly as written."""
+    import duckdb
+
+    from fairness_audit.ingest.eoir import SCHEDULE
+
+    width = len(SCHEDULE_HEADER)
+    clean = "\t".join(["{}", "77", ""] + ["2019-01-01 00:00:00.000"] * (width - 3)).encode()
+    lines, dirty = ["\t".join(SCHEDULE_HEADER).encode()], []
+    for i in range(1, 450_001):
+        line = clean.replace(b"{}", str(i).encode())
+        if i % 4001 == 0:
+            fields = line.split(b"\t")
+            kind = i // 4001 % 3
+            if kind == 0:    # a stray tab and a latin-1 byte: shifted
+                fields.insert(2, "SAN JOSÉ".encode("latin-1"))
+            elif kind == 1:  # truncated
+                fields = fields[:5]
+            else:            # well formed, with a latin-1 byte in a field the ingest uses
+                fields[SCHEDULE_HEADER.index("ADJ_RSN")] = "É".encode("latin-1")
+            line = b"\t".join(fields)
+            dirty.append(line.decode("latin-1"))
+        lines.append(line)
+    path = tmp_path / "tbl_schedule.csv"
+    path.write_bytes(newline.join(lines) + newline)
+    assert path.stat().st_size > 64 << 20
+    table = raw.open_table(SCHEDULE, path)
+    con = duckdb.connect()
+    raw.stage_table(con, table, "sched")
+    con.execute("CREATE TABLE t AS SELECT * FROM src_sched")
+    rejects = con.execute("SELECT line_byte_position, any_value(csv_line) FROM rej_sched "
+                          "GROUP BY line_byte_position").fetchall()
+    assert raw.read_rejected_lines(path, rejects) == dirty
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] + len(rejects) == 450_000
+
+
 def test_keys_with_leading_zeros_are_one_key_and_keep_their_text(tmp_path):
     """"007" and "7" are the same proceeding: differing copies of one key are all set aside,
     each under the key's text as the file wrote it."""
