@@ -3,9 +3,9 @@
 Generates (once) a synthetic release with the 2021 row counts (7.4 M cases, 9.7 M proceedings,
 8.1 M applications, 17.2 M representation rows, 27.7 M schedule rows, plus juvenile and appeal
 tables), in the real files' layout (tab-separated, unquoted, latin-1, the real column names),
-with a sprinkling of dirty rows (stray tabs, truncated rows, redacted dates) and, in one case
-row per thousand, a latin-1 city name. Then, in the same run and each in its own child
-process:
+with dirty rows (a stray tab in about one row in 20,000 all through each file; at the end of
+each file 1,000 rows with stray tabs, truncated rows, redacted dates) and, in one case row per
+thousand, a latin-1 city name. Then, in the same run and each in its own child process:
 
 1. the baseline: DuckDB reading every table file once (``read_csv``, every column, latin-1);
 2. the whole ingest (``fairness_audit.ingest.eoir.ingest_eoir``), writing all its files.
@@ -41,6 +41,7 @@ ROWS_2021 = {
     "tblAppeal": 1_174_210,
 }
 DIRTY_PER_TABLE = 1_000
+SHIFTED_EVERY = 20_000  # about one row in 20,000, all through each file, has a stray tab
 # Well-formed case rows whose city is written in latin-1 ("SAN JOSÉ"), one per thousand cases:
 # the ingest reads such rows twice (see docs/ingest.md), so the benchmark includes some.
 LATIN1_CASES_PER_1000 = 1
@@ -63,6 +64,11 @@ def _pick(expr: str, values: list[str]) -> str:
 def generate(folder: Path, scale: float) -> dict[str, int]:
     """Write the synthetic release; returns the row counts written (clean + dirty)."""
     from fairness_audit.ingest import fixtures as fx
+    from fairness_audit.ingest.eoir import TABLES
+    from fairness_audit.ingest.raw import default_validator
+
+    used = {spec.name: {n.upper() for names in spec.columns.values() for n in names}
+            for spec in TABLES}
 
     folder.mkdir(parents=True, exist_ok=True)
     n = {t: max(10, int(r * scale)) for t, r in ROWS_2021.items()}
@@ -168,6 +174,13 @@ def generate(folder: Path, scale: float) -> dict[str, int]:
     for table, cols in columns.items():
         header = fx.HEADERS[table]
         upper = {k.upper(): v for k, v in cols.items()}
+        # all through the file, one row in SHIFTED_EVERY gets a stray tab in a free-text
+        # column that the ingest does not read (the first such column written empty)
+        spare = next((h.upper() for h in header if upper.get(h.upper(), "''") == "''"
+                      and h.upper() not in used[table] and default_validator(h) is None), None)
+        if spare:
+            upper[spare] = (f"CASE WHEN {_h('i', 97, SHIFTED_EVERY)} = 0 "
+                            "THEN 'STRAY' || chr(9) || 'TAB' ELSE '' END")
         select = ", ".join(f"{upper.get(h.upper(), chr(39) * 2)} AS \"{h}\"" for h in header)
         path = folder / f"{table}.csv"
         t0 = time.perf_counter()
@@ -175,7 +188,7 @@ def generate(folder: Path, scale: float) -> dict[str, int]:
             COPY (SELECT {select} FROM range({n[table]}) t(i))
             TO '{path}' (FORMAT csv, DELIMITER '\t', HEADER, QUOTE '', ESCAPE '')
         """)
-        # dirty rows: stray tabs in a free-text or unused field, truncated rows, redacted dates
+        # more dirty rows at the end: stray tabs, truncated rows, redacted dates, latin-1 text
         with open(path, "ab") as fh:
             width = len(header)
             n_latin1 = n[table] * LATIN1_CASES_PER_1000 // 1000 if table == "A_TblCase" else 0
