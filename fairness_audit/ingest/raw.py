@@ -343,6 +343,11 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# DuckDB's CSV buffer (by default 16 lines of the maximum size: 160 MB here); 32 MB read the
+# schedule file about 5% faster on 2 cores than 4-16 MB or 64-160 MB.
+READ_BUFFER_BYTES = 32 << 20
+
+
 def _read_fields_sql(path: Path, n_fields: int, rejects: str) -> str:
     columns = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(n_fields))
     return (
@@ -350,7 +355,8 @@ def _read_fields_sql(path: Path, n_fields: int, rejects: str) -> str:
         f"delim={sql_string(TAB)}, quote='', escape='', auto_detect=false, encoding='utf-8', "
         f"nullstr={sql_string(NEVER_IN_TEXT)}, null_padding=false, strict_mode=true, "
         f"ignore_errors=true, store_rejects=true, rejects_table={sql_string(rejects)}, "
-        f"rejects_scan={sql_string(rejects + '_scan')}, max_line_size=10000000)"
+        f"rejects_scan={sql_string(rejects + '_scan')}, max_line_size=10000000, "
+        f"buffer_size={READ_BUFFER_BYTES})"
     )
 
 
