@@ -905,8 +905,10 @@ def ingest_eoir(
                 files[spec.name] = raw.open_table(spec, path)
         con = duckdb.connect(":memory:")
         try:
+            # DuckDB's own progress bar (long statements) only when progress is wanted
             settings = {"temp_directory": str(wd.path / "spill"),
-                        "preserve_insertion_order": False}
+                        "preserve_insertion_order": False,
+                        "enable_progress_bar": progress is not None}
             if o.memory_limit:
                 settings["memory_limit"] = str(o.memory_limit)
             if o.threads:
