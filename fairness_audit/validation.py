@@ -284,6 +284,12 @@ def _f(x: str | None) -> float | None:
     return float(x) if x not in (None, "") else None
 
 
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+
+
 def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
     """Coverage and bias per tested term, false-flag rate, the design check, verdict shares and
     the failure rate of each of the audit's checks, with their bounds."""
@@ -300,19 +306,17 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
     for r in planted:
         by_test.setdefault(r["test_id"], []).append(r)
     for test_id, rs in by_test.items():
-        cov = [int(r["covered"]) for r in rs if r["covered"] not in ("", None)]
-        if not cov:
+        rs = [r for r in rs if r["covered"] not in ("", None)]  # replicates with a target
+        if not rs:
             continue
-        r_n = len(cov)
-        est = [_f(r["estimate"]) for r in rs if r["covered"] not in ("", None)]
-        tgt = [_f(r["target"]) for r in rs if r["covered"] not in ("", None)]
-        se = [_f(r["std_error"]) for r in rs if r["covered"] not in ("", None)]
-        mean_est = sum(est) / r_n
-        sd_est = math.sqrt(sum((e - mean_est) ** 2 for e in est) / max(r_n - 1, 1))
+        r_n = len(rs)
+        cov = [int(r["covered"]) for r in rs]
+        est = [_f(r["estimate"]) for r in rs]
+        tgt = [_f(r["target"]) for r in rs]
+        se = [_f(r["std_error"]) for r in rs]
+        mean_est, sd_est = _mean_sd(est)
         # bias: the mean error against each replicate's own target, in its standard errors
-        err = [e - t for e, t in zip(est, tgt, strict=True)]
-        mean_err = sum(err) / r_n
-        sd_err = math.sqrt(sum((e - mean_err) ** 2 for e in err) / max(r_n - 1, 1))
+        mean_err, sd_err = _mean_sd([e - t for e, t in zip(est, tgt, strict=True)])
         out["coverage"].append({
             "test": test_id, "term": rs[0]["term"], "model": rs[0]["model"], "R": r_n,
             "coverage": sum(cov) / r_n, "bound": coverage_bound(r_n),

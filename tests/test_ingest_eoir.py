@@ -448,8 +448,7 @@ def test_rejected_rows_are_found_throughout_a_large_file(tmp_path, newline):
     con = duckdb.connect()
     raw.stage_table(con, table, "sched")
     con.execute("CREATE TABLE t AS SELECT * FROM src_sched")
-    rejects = con.execute("SELECT line_byte_position, any_value(csv_line) FROM rej_sched "
-                          "GROUP BY line_byte_position").fetchall()
+    rejects = raw.rejected_rows(con, "sched")
     assert raw.read_rejected_lines(path, rejects) == dirty
     assert con.execute("SELECT count(*) FROM t").fetchone()[0] + len(rejects) == 450_000
 

@@ -379,24 +379,25 @@ class _Ingest:
                     bad_values: dict[str, str], transient: tuple[str, ...] = ()) -> None:
         """Read and type one table into ``t_<rel>``; set aside dirty rows, bad keys, duplicates.
 
-        ``typed`` maps output column -> SQL expression over the staging columns of
-        ``src_<rel>``; ``bad_values`` maps a source column name (for the ledger) -> a SQL
+        The key and the foreign keys are typed here (``fa_key``): the key as ``_k``, exposed
+        by ``ok_<rel>`` under its own name, the foreign keys under theirs. ``typed`` maps every
+        other output column -> SQL expression over the staging columns of ``src_<rel>``;
+        ``bad_values`` maps a source column name (for the ledger) -> a SQL
         condition over the *typed* columns, true when that value was present but unreadable.
         Usable rows are exposed as view ``ok_<rel>``. ``transient`` typed columns serve only
         ``bad_values`` and are not kept. The key's text is kept only where it differs from
         the typed key's digits (``_key_alt``); ``ok_<rel>`` exposes it again as ``_key_text``.
         The file is read once; the rows the reader rejects or sets apart are settled in Python
         (repaired, read again as latin-1, or set aside) and typed afterwards, by the same
-        expressions (:mod:`fairness_audit.ingest.raw`). Foreign keys must be typed as
-        ``fa_key(<name>)`` under their own name.
+        expressions (:mod:`fairness_audit.ingest.raw`).
         """
         rel = RELATION[spec.name]
         table = self.files[spec.name]
         self.say(f"reading {spec.name} ({table.path.name})")
         raw.stage_table(self.con, table, rel)
-        # the foreign keys are typed by fa_key under their own names, the key as _k
-        key_ok = " AND ".join(f"{k} IS NOT NULL" for k in ("_k", *FOREIGN_KEYS[spec.name]))
-        assert all(typed[k] == f"fa_key({k})" for k in FOREIGN_KEYS[spec.name]), spec.name
+        foreign = FOREIGN_KEYS[spec.name]
+        key_ok = " AND ".join(f"{k} IS NOT NULL" for k in ("_k", *foreign))
+        typed = {**{k: f"fa_key({k})" for k in foreign}, **typed}
         cols = ",\n  ".join(f"{expr} AS {name}" for name, expr in typed.items())
         flags = ",\n  ".join(f"({cond}) AS \"_bad_{name}\"" for name, cond in bad_values.items())
         key_text = "coalesce(_key_alt, CAST(_k AS VARCHAR))"
@@ -411,7 +412,7 @@ class _Ingest:
               {flags}
             FROM (
               SELECT {spec.key} AS _key_text, fa_key({spec.key}) AS _k,
-                {cols}, _line, _raw
+                {cols}, {", ".join(raw.SET_APART_COLUMNS)}
               FROM {source}
             )"""
 
@@ -445,7 +446,9 @@ class _Ingest:
         """)
         self.sql(f"""
             CREATE OR REPLACE VIEW ok_{rel} AS
-            SELECT * EXCLUDE (_key_alt, _line, _raw), {key_text} AS _key_text FROM t_{rel}
+            SELECT * EXCLUDE (_key_alt, {", ".join(raw.SET_APART_COLUMNS)}),
+              _k AS {spec.key}, {key_text} AS _key_text
+            FROM t_{rel}
             WHERE _reason IS NULL AND rowid NOT IN (SELECT rid FROM dup_{rel})
         """)
         name = spec.name
@@ -574,7 +577,7 @@ class _Ingest:
         case_bad = {"E_28_DATE": "e28_raw IS NOT NULL AND e28 IS NULL",
                     "CUSTODY": f"custody_raw IS NOT NULL AND custody_raw NOT IN {custody_codes}"}
         self.check_table(CASE, {
-            "idncase": "fa_key(idncase)", "e28_raw": "e28", "e28": "fa_date(e28)",
+            "e28_raw": "e28", "e28": "fa_date(e28)",
             "gender": "gender",
             "nat": "nat", "lang": "lang", "case_type": "case_type",
             "custody_raw": "custody",
@@ -595,7 +598,6 @@ class _Ingest:
                          + ("" if no_blank else " OR absentia IS NULL")),
         }
         self.check_table(PROCEEDING, {
-            "idnproceeding": "fa_key(idnproceeding)", "idncase": "fa_key(idncase)",
             "osc_raw": "osc_date", "osc_date": "fa_date(osc_date)",
             "comp_raw": "comp_date", "comp_date": "fa_date(comp_date)",
             "court": "court", "ij_code": "ij_code", "dec_code": "dec_code",
@@ -618,7 +620,7 @@ class _Ingest:
         if have[SCHEDULE.name]:
             sched_bad = {"ADJ_DATE": "adj_raw IS NOT NULL AND adj_date IS NULL"}
             self.check_table(SCHEDULE, {
-                "idnproceeding": "fa_key(idnproceeding)", "adj_raw": "adj_date",
+                "adj_raw": "adj_date",
                 "adj_date": "fa_date(adj_date)", "adj_rsn": "adj_rsn"}, sched_bad,
                 transient=("adj_raw",))
             self.ledger_for(SCHEDULE, self.one("SELECT count(*) FROM ok_sched")[0], sched_bad)
@@ -636,7 +638,7 @@ class _Ingest:
             aggregates["hearings"] = "agg_hearings"
         if have[APPLICATION.name]:
             self.check_table(APPLICATION, {
-                "idnproceeding": "fa_key(idnproceeding)", "appl_code": "appl_code",
+                "appl_code": "appl_code",
                 "appl_dec": "appl_dec"}, {})
             self.ledger_for(APPLICATION, self.one("SELECT count(*) FROM ok_appln")[0], {})
             rank = {code: i for i, code in enumerate(o.asylum_rank)}
@@ -657,7 +659,7 @@ class _Ingest:
         if have[REPS.name]:
             reps_bad = {"E_28_DATE": "e28_raw IS NOT NULL AND e28 IS NULL"}
             self.check_table(REPS, {
-                "idncase": "fa_key(idncase)", "level": "upper(level)",
+                "level": "upper(level)",
                 "atty_type": "upper(atty_type)", "e28_raw": "e28", "e28": "fa_date(e28)"},
                 reps_bad, transient=("e28_raw",))
             self.ledger_for(REPS, self.one("SELECT count(*) FROM ok_reps")[0], reps_bad)
@@ -673,7 +675,7 @@ class _Ingest:
         if have[JUVENILE.name]:
             juv_bad = {"IDNJUVENILE": "idnjuvenile IS NOT NULL AND juv_code IS NULL"}
             self.check_table(JUVENILE, {
-                "idncase": "fa_key(idncase)", "idnjuvenile": "idnjuvenile",
+                "idnjuvenile": "idnjuvenile",
                 "juv_code": "fa_key(idnjuvenile)"}, juv_bad)
             self.ledger_for(JUVENILE, self.one("SELECT count(*) FROM ok_juv")[0], juv_bad)
             self.sql(f"""
@@ -684,7 +686,7 @@ class _Ingest:
             """)
         if have[APPEAL.name]:
             self.check_table(APPEAL, {
-                "idnproceeding": "fa_key(idnproceeding)", "category": "upper(category)",
+                "category": "upper(category)",
                 "appeal_type": "lower(appeal_type)", "bia_decision": "upper(bia_decision)"}, {})
             self.ledger_for(APPEAL, self.one("SELECT count(*) FROM ok_appeal")[0], {})
             self.sql(f"""

@@ -200,10 +200,14 @@ def read_header(path: Path) -> tuple[str, ...]:
     return _read_header(path)[0]
 
 
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed when it is a ``.gz`` file."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
 def _read_header(path: Path) -> tuple[tuple[str, ...], bool]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:
+        with _open_bytes(path) as fh:
             first = fh.readline()
     except (OSError, EOFError) as exc:
         raise ReleaseError(f"{path}: could not read the header row ({exc})") from None
@@ -362,7 +366,8 @@ def _read_fields_sql(path: Path, n_fields: int, rejects: str) -> str:
 
 # The columns of ``src_<relation>`` beside the staging columns; a row with either set is set
 # apart from the typed table and settled in Python (:func:`settle_dirty_rows`).
-SET_APART = "(_line IS NOT NULL OR _raw IS NOT NULL)"
+SET_APART_COLUMNS = ("_line", "_raw")
+SET_APART = "(" + " OR ".join(f"{c} IS NOT NULL" for c in SET_APART_COLUMNS) + ")"
 
 
 def stage_table(con, table: TableFile, relation: str) -> None:
@@ -406,6 +411,13 @@ def _as_latin1(text: str) -> str:
     return text.encode("utf-8").decode("latin-1")
 
 
+def rejected_rows(con, relation: str) -> list[tuple[int, str]]:
+    """(byte position, DuckDB's text) of each row the reader rejected while reading
+    ``src_<relation>``; a row may have several rejects (one per surplus field), listed once."""
+    return con.execute(f"SELECT line_byte_position, any_value(csv_line) FROM rej_{relation} "
+                       "GROUP BY line_byte_position").fetchall()
+
+
 def _agrees(line: bytes, recorded: str) -> bool:
     """Whether DuckDB's record of a rejected line (its UTF-8 reading, a byte that is not
     UTF-8 shown as '?') starts like the line's bytes up to the first byte beyond ASCII."""
@@ -421,9 +433,8 @@ def read_rejected_lines(path: Path, rejects: list[tuple[int, str]]) -> list[str]
     line ends, so the line taken is the one starting next to it whose text agrees with
     DuckDB's record. The file is read forward only (a gzip file cannot seek back cheaply).
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     lines = []
-    with opener(path, "rb") as fh:
+    with _open_bytes(path) as fh:
         kept_start, kept = 0, b""  # the last bytes read, from kept_start
         for position, recorded in sorted(rejects):
             recorded = recorded.lstrip("\r\n")
@@ -461,7 +472,7 @@ def settle_dirty_rows(con, table: TableFile, relation: str, typed: str) -> Stage
 
     ``typed`` is the table the typing step wrote from the view. The rejected rows are read
     again from the file, by the byte position of their line, as latin-1 (the reader's record
-    of a row is its UTF-8 reading); a row may have several rejects (one per surplus field).
+    of a row is its UTF-8 reading).
     Rows that are well formed after all (a byte beyond UTF-8, or, when the header ends with
     a tab, no trailing tab) and rows with text beyond ASCII, read again as latin-1, are
     usable as they are; the others are repaired or set aside (:func:`repair_row`).
@@ -471,8 +482,7 @@ def settle_dirty_rows(con, table: TableFile, relation: str, typed: str) -> Stage
     ``detail``). Returns the table's counts.
     """
     n_reader, n_shifted = con.execute(f"SELECT count(*), count(_line) FROM {typed}").fetchall()[0]
-    rejects = con.execute(f"SELECT line_byte_position, any_value(csv_line) FROM rej_{relation} "
-                          "GROUP BY line_byte_position").fetchall()
+    rejects = rejected_rows(con, relation)
     lines = [_as_latin1(r[0]) for r in con.execute(
         f"SELECT _line FROM {typed} WHERE _line IS NOT NULL").fetchall()]
     lines += read_rejected_lines(table.path, rejects)
