@@ -1,27 +1,28 @@
 """One audit, end to end: decisions table -> features -> hypotheses -> results.json -> report.
 
-Outputs are written to a temporary folder beside ``outdir`` and moved into place at the end,
+Outputs are written to a staging folder beside ``outdir`` and moved into place at the end,
 so that an interrupted audit never leaves a half-written folder that looks complete.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import AuditConfig
 from fairness_audit.disparity import disparities
-from fairness_audit.errors import AuditError, ValidationFailed
+from fairness_audit.errors import OutputError, TableError, ValidationFailed
 from fairness_audit.features import build_frame
 from fairness_audit.hypotheses import run_hypotheses
+from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
 from fairness_audit.results import SCHEMA_VERSION, provenance, validate_results
 from fairness_audit.schema import coerce_decisions, validate_decisions, validate_workload
-from fairness_audit.tables import publish, read_decision_data, write_json
+from fairness_audit.stages import stage
+from fairness_audit.tables import read_decision_data, write_json
 
 
 def _noop(message: str) -> None:
@@ -31,22 +32,29 @@ def _noop(message: str) -> None:
 def compute_results(path: str | os.PathLike, config: AuditConfig,
                     progress: Callable[[str], None] = _noop) -> dict[str, Any]:
     """Run every analysis of the plan on a decisions table; return results.json as a dict."""
-    data = read_decision_data(path)
-    problems = validate_decisions(data.decisions)
-    if problems:
-        raise ValidationFailed(path, problems)
-    if data.workload is not None:
-        problems = validate_workload(data.workload)
+    with stage("read"):
+        data = read_decision_data(path)
+        problems = validate_decisions(data.decisions)
         if problems:
-            raise ValidationFailed(data.paths.workload, problems)
-    decisions, _ = coerce_decisions(data.decisions)
+            raise ValidationFailed(path, problems)
+        if data.workload is not None:
+            problems = validate_workload(data.workload, data.decisions)
+            if problems:
+                raise ValidationFailed(data.paths.workload, problems)
+        if data.decisions.empty:
+            raise TableError(f"{path}: expected at least one decision to audit, found an empty "
+                             f"decisions table (its ledger, if any, says what was set aside)")
+        decisions, _ = coerce_decisions(data.decisions)
     progress(f"read {len(decisions):,} decisions")
-    frame = build_frame(decisions, data.workload, config,
-                        coverage_start=data.metadata.get("coverage_start"))
+    with stage("features"):
+        frame = build_frame(decisions, data.workload, config,
+                            coverage_start=data.metadata.get("coverage_start"))
     progress("fitting the models of the plan")
-    hypotheses, models, family = run_hypotheses(frame, config)
+    with stage("hypotheses"):
+        hypotheses, models, family = run_hypotheses(frame, config)
     progress("computing group disparities")
-    groups = disparities(frame.data, config)
+    with stage("disparities"):
+        groups = disparities(frame.data, config)
 
     window = frame.excluded.get("window", {})
     inputs = [data.paths.decisions] + [p for p in (data.paths.workload, data.paths.ledger)
@@ -73,26 +81,52 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
     return results
 
 
+def check_out(out: Path, path: str | os.PathLike) -> None:
+    """Before any work: ``out`` can be created, written and replaced without losing anything.
+
+    The audit replaces its output folder as a whole, so the folder may not hold the input, nor
+    be a folder of other files (only an earlier audit's output or an empty folder). Staging
+    folders left by killed audits of the same output are removed.
+
+    Raises
+    ------
+    OutputError
+        One line naming ``--out`` and what is wrong.
+    """
+    label = f"--out {out}"
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{label}: expected a folder, found a file")
+    if out.resolve() in Path(path).resolve().parents:
+        raise OutputError(f"{label}: the output folder is replaced by each audit, and it holds "
+                          f"the input {path}; choose another folder")
+    if out.is_dir() and not (out / "results.json").exists() and any(out.iterdir()):
+        raise OutputError(f"{label}: the folder holds other files and no results.json, so it is "
+                          "not an earlier audit's output; each audit replaces its output folder "
+                          "as a whole: choose a new or empty folder")
+    check_output_folder(out.parent, label)
+    remove_stale_staging(out)
+
+
 def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.PathLike,
               progress: Callable[[str], None] = _noop) -> dict[str, Any]:
-    """Compute the results and write results.json, report.md, report.html, figures/, tables/."""
+    """Compute the results and write results.json, report.md, report.html, figures/, tables/.
+
+    The output folder is checked before the work starts (:func:`check_out`); the outputs are
+    written into a staging folder beside it and replace it only when all are written
+    (:func:`fairness_audit.outputs.staged_folder`).
+    """
     from fairness_audit.report.render import write_report
 
     out = Path(outdir)
-    if out.resolve() in Path(path).resolve().parents:
-        raise AuditError(f"--out {out}: the output folder is replaced by each audit, and it holds "
-                         f"the input {path}; choose another folder")
+    check_out(out, path)
     results = compute_results(path, config, progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
-        write_json(results, staging / "results.json")
+    checkpoint("audit:computed")
+    with staged_folder(out) as staging:
+        with writing(staging / "results.json", shown=out / "results.json"):
+            write_json(results, staging / "results.json")
+        checkpoint("audit:results-staged")
         progress("writing the report")
-        write_report(results, staging)
-        if out.exists():
-            shutil.rmtree(out)
-        publish(staging, out, directory=True)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        with stage("report"), writing(staging, shown=out, what="the report"):
+            write_report(results, staging)
+        checkpoint("audit:report-staged")
     return results

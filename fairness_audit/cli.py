@@ -27,24 +27,44 @@ app = typer.Typer(
 )
 
 
+DEBUG_ENV = "FAIRNESS_AUDIT_DEBUG"
+# set for each run by the app's --debug option (or FAIRNESS_AUDIT_DEBUG=1)
+_debug = False
+
+
 def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option(
+        "--debug", envvar=DEBUG_ENV,
+        help="Show the full traceback of an input error instead of its one-line message (for "
+             "a bug report); also set by FAIRNESS_AUDIT_DEBUG=1. Unexpected errors always show "
+             "their traceback.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors caused by the input into one line and exit code 1."""
+    """Turn library errors caused by the input into one line and exit code 1 (with --debug,
+    let them through with their traceback). Any other exception is a bug and is never caught."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ValidationFailed as exc:
-            say(f"error: {exc.path}: the decisions table breaks the contract:")
-            for line in exc.problems:
-                say(f"  - {line}")
-            raise typer.Exit(1) from None
         except AuditError as exc:
-            say(f"error: {exc}")
+            if _debug:
+                raise
+            if isinstance(exc, ValidationFailed):
+                say(f"error: {exc.path}: the decisions table breaks the contract:")
+                for line in exc.problems:
+                    say(f"  - {line}")
+            else:
+                say(f"error: {exc}")
             raise typer.Exit(1) from None
 
     return wrapper
@@ -103,7 +123,8 @@ def validate(
     data = read_decision_data(file)
     problems = validate_decisions(data.decisions)
     if data.workload is not None:
-        problems += [f"{data.paths.workload.name}: {p}" for p in validate_workload(data.workload)]
+        problems += [f"{data.paths.workload.name}: {p}"
+                     for p in validate_workload(data.workload, data.decisions)]
     if problems:
         for line in problems:
             typer.echo(f"{file}: {line}", err=True)
@@ -174,7 +195,10 @@ app.add_typer(ingest_app, name="ingest")
 
 
 def main() -> None:
-    app(prog_name="fairness-audit")
+    from fairness_audit.outputs import exit_on_interrupt
+
+    with exit_on_interrupt():  # Ctrl-C: one line and exit code 130, not "Aborted!"
+        app(prog_name="fairness-audit")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,9 +8,10 @@ the key, what was expected and what was found.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -136,6 +137,11 @@ class AuditConfig(_Frozen):
     @model_validator(mode="after")
     def _tests_name_models(self) -> AuditConfig:
         for hid, hyp in self.hypotheses.items():
+            if not any(t.role == "primary" for t in hyp.tests):
+                # a hypothesis' verdict is read from its primary tests alone (contract section 6)
+                roles = ", ".join(f"'{t.role}'" for t in hyp.tests)
+                raise ValueError(f"hypotheses.{hid}: expected at least one test with role "
+                                 f"'primary', found {'roles ' + roles if roles else 'no tests'}")
             for name in hyp.checks:
                 if name not in self.analyses:
                     raise ValueError(f"hypotheses.{hid}.checks: '{name}' is not in analyses "
@@ -160,18 +166,74 @@ class AuditConfig(_Frozen):
         return self.model_dump(mode="json")
 
 
+# what a pydantic error type expected, in the words of a plan's reader
+_EXPECTED = {
+    "float_parsing": "a number", "float_type": "a number", "int_parsing": "a whole number",
+    "int_type": "a whole number", "int_from_float": "a whole number",
+    "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "text",
+    "dict_type": "a mapping of options", "model_type": "a mapping of options",
+    "model_attributes_type": "a mapping of options", "tuple_type": "a list",
+    "list_type": "a list",
+}
+_BOUNDS = {"greater_than": ("gt", "greater than"), "greater_than_equal": ("ge", "at least"),
+           "less_than": ("lt", "less than"), "less_than_equal": ("le", "at most")}
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The option names allowed where ``loc`` ends (for "did you mean"); [] if free-form."""
+    model: type[BaseModel] = AuditConfig
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return []
+        annotation = field.annotation
+        if get_origin(annotation) in (dict, tuple):  # a named entry or a list item: skip its key
+            annotation = get_args(annotation)[-1 if get_origin(annotation) is dict else 0]
+            if parts:
+                parts.pop(0)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _expected(err: dict[str, Any]) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    if kind in _BOUNDS:
+        name, words = _BOUNDS[kind]
+        return f"a number {words} {ctx.get(name)}"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if kind.startswith("date"):
+        return "a date (YYYY-MM-DD)"
+    return err["msg"].removeprefix("Input should be ")
+
+
 def _format_error(source: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        found = err.get("input")
+    """One line for every problem of a plan: the key, what was expected and what was found."""
+    problems = []
+    # a misspelt key first: the required keys reported missing beside it are its consequence
+    for err in sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden"):
+        key = ".".join(str(p) for p in err["loc"])
+        found = repr(err.get("input"))
+        found = found if len(found) <= 60 else found[:57] + "..."
         if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: key '{key}' is not a known option")
+            known = _known_keys(err["loc"])
+            near = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+            problems.append(f"key '{key}' is not a known option"
+                            + (f"; did you mean '{near[0]}'?" if near else "")
+                            + (f" (expected one of: {', '.join(known)})" if known else ""))
         elif err["type"] == "missing":
-            lines.append(f"{source}: key '{key}' is required")
+            problems.append(f"key '{key}' is required")
+        elif err["type"] == "value_error":  # the plan's own rules: the message says it all
+            text = err["msg"].removeprefix("Value error, ")
+            problems.append(f"key '{key}': {text}" if key else text)
         else:
-            lines.append(f"{source}: key '{key}': {err['msg']}; found {found!r}")
-    return "\n".join(lines)
+            problems.append(f"key '{key}': expected {_expected(err)}, found {found}")
+    return f"{source}: " + "; ".join(problems)
 
 
 def default_config_text() -> str:
@@ -201,7 +263,7 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: expected YAML, could not parse it ({exc})") from None
+        raise ConfigError(f"{p}: expected YAML, could not parse it ({' '.join(str(exc).split())})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -206,15 +206,19 @@ def group_table(data: pd.DataFrame, *, outcome: str, dimension: str | tuple[str,
     counts = _bincount2(jcode, gcode, n_j, n_g, None)
     with np.errstate(invalid="ignore", divide="ignore"):
         boot_values = (boot.weights @ sums) / (boot.weights @ counts)  # (R, G)
-    se = _boot_se(boot_values)
     judges_in_table = int(np.count_nonzero(counts.sum(axis=1)))
+    if judges_in_table < 2:  # every replicate redraws the one judge: no interval, not a zero-width one
+        boot_values = np.full_like(boot_values, np.nan)
+    se = _boot_se(boot_values)
     df_t = max(judges_in_table - 1, 1)
     crit = stats.t.ppf(0.5 + level / 2, df_t)
     n_judges = np.count_nonzero(counts, axis=0)
     has_ref = reference in names
     ref_i = names.index(reference) if has_ref else None
     ref_value = float(by.loc[reference, "value"]) if has_ref else np.nan
-    if continuous:
+    if continuous and judges_in_table < 2:
+        med_lo = med_hi = np.full(n_g, np.nan)
+    elif continuous:
         med_lo, med_hi = _median_intervals(y, gcode, jcode, by["median"].to_numpy(), n_j, n_g, boot,
                                            crit)
     out = []
@@ -438,8 +442,8 @@ def adjusted_gaps(data: pd.DataFrame, *, outcomes: list[str], dimension: str | t
     keep = (labels.notna() & data[need].notna().all(axis=1)).to_numpy()
     rows = data[keep]
     groups = labels.to_numpy()[keep].astype(str)
-    if len(rows) < 10 or reference not in set(groups):
-        return {}
+    if len(rows) < 10 or reference not in set(groups) or rows[cluster].nunique() < 2:
+        return {}  # (with one judge no clustered covariance exists)
     codes, uniques = pd.factorize(groups)
     sizes = np.bincount(codes, minlength=len(uniques))
     ref_code = int(np.flatnonzero(uniques == reference)[0])
@@ -541,6 +545,8 @@ def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]
     """Rates, gaps, adjusted gaps and decompositions for every outcome x dimension x period."""
     cfg = config.disparities
     data = frame[frame["in_window"].astype(bool)]
+    if data.empty:  # no decision in the window: no group has a rate
+        return []
     cluster = config.inference.cluster
     level = config.inference.interval_level
     boot = JudgeBootstrap.draw(data[cluster], cfg.bootstrap_replicates, config.seed)

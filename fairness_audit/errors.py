@@ -22,6 +22,11 @@ class TableError(AuditError):
     """A decisions table, workload file or extract cannot be used as it is."""
 
 
+class OutputError(AuditError):
+    """An output cannot be written: its folder cannot be created or written, it would replace
+    an input, or the disk filled while writing (earlier output is then left as it was)."""
+
+
 class ValidationFailed(TableError):
     """A decisions table breaks the contract; ``problems`` holds one line per problem."""
 

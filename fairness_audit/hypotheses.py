@@ -29,6 +29,7 @@ from fairness_audit.inference import (
 )
 from fairness_audit.models.design import build_design
 from fairness_audit.models.regression import FitResult, fit
+from fairness_audit.stages import stage
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ def run_analyses(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> 
             raise AuditError(f"analyses.{name}: kind '{spec.kind}' is not known; known kinds: "
                              f"{sorted(ANALYSES)}")
         try:
-            out[name] = ANALYSES[spec.kind](frame, config, name, spec)
+            with stage(f"analysis {name}"):
+                out[name] = ANALYSES[spec.kind](frame, config, name, spec)
         except NotEstimable as exc:
             out[name] = AnalysisOutput(scale="", estimates={}, problem=str(exc))
     return out
@@ -241,22 +243,27 @@ def run_analyses(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> 
 def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> dict[str, ModelOutcome]:
     out: dict[str, ModelOutcome] = {}
     for name in sorted(names):
-        spec = config.models[name]
-        try:
-            design = build_design(frame.data, spec, cluster=config.inference.cluster)
-            # the notes travel in result.warnings; they are not re-raised as warnings here
-            with warnings.catch_warnings(record=True):
-                warnings.simplefilter("always", ModelWarning)
-                tested = tuple(dict.fromkeys(t.term for h in config.hypotheses.values()
-                                             for t in h.tests if t.model == name))
-                result = fit(design, name=name, marginal_terms=tested,
-                             level=config.inference.interval_level)
-            out[name] = ModelOutcome(result)
-        except NotEstimable as exc:
-            out[name] = ModelOutcome(None, str(exc))
-        except AuditError as exc:
-            out[name] = ModelOutcome(None, f"could not be fitted: {exc}")
+        with stage(f"model {name}"):
+            out[name] = _fit_model(frame, config, name)
     return out
+
+
+def _fit_model(frame: AnalysisFrame, config: AuditConfig, name: str) -> ModelOutcome:
+    spec = config.models[name]
+    try:
+        design = build_design(frame.data, spec, cluster=config.inference.cluster)
+        # the notes travel in result.warnings; they are not re-raised as warnings here
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always", ModelWarning)
+            tested = tuple(dict.fromkeys(t.term for h in config.hypotheses.values()
+                                         for t in h.tests if t.model == name))
+            result = fit(design, name=name, marginal_terms=tested,
+                         level=config.inference.interval_level)
+        return ModelOutcome(result)
+    except NotEstimable as exc:
+        return ModelOutcome(None, str(exc))
+    except AuditError as exc:
+        return ModelOutcome(None, f"could not be fitted: {exc}")
 
 
 def _analysis_test_row(spec: TestSpec, output: AnalysisOutput, config: AuditConfig) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from scipy import optimize, special, stats
 
 from fairness_audit.errors import TableError
 from fairness_audit.inference import adjust
+from fairness_audit.report.escape import PLAIN_TEXT, md, plot_label, write_csv
 
 LAYOUTS = ("trac_csv", "trac_json")
 TRAC_CSV_COLUMNS = ("imm_ct", "judge", "decisions", "per_grants", "per_denials")
@@ -289,20 +290,21 @@ def funnel_plot(judges: pd.DataFrame, pooled: float, path: Path, title: str) -> 
     ax2.set_xlabel("grants + denials")
     ax2.set_ylabel("z = (judge rate - court rate) / binomial SE")
     ax2.set_title("Judges against their own court", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(plot_label(title), fontsize=10, **PLAIN_TEXT)
     fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return path
 
 
 def _summary_md(result: Consistency, table_name: str) -> str:
+    """summary.md; the table's name and its court labels are escaped for Markdown (``md``)."""
     s = result.summary
 
     def pp(x):
         return "—" if x is None else f"{x:.1f}"
 
     lines = [
-        f"# Judge consistency: {table_name}",
+        f"# Judge consistency: {md(table_name)}",
         "",
         f"{s['rows']} judge x court rows ({s['judges']} judges, {s['courts']} courts, "
         f"{s['courts_with_two_or_more_judges']} with two or more judges); {s['decisions']:,} decisions, "
@@ -336,7 +338,7 @@ def _summary_md(result: Consistency, table_name: str) -> str:
         srng = "—" if r["shrunk_range"] is None else f"{100 * r['shrunk_range']:.1f}"
         padj = "—" if r["p_adjusted"] is None else (
             "< 0.001" if r["p_adjusted"] < 0.001 else f"{r['p_adjusted']:.3f}")
-        lines.append(f"| {r['court']} | {r['judges']} | {r['grants_plus_denials']:,} | "
+        lines.append(f"| {md(r['court'])} | {r['judges']} | {r['grants_plus_denials']:,} | "
                      f"{100 * r['rate']:.1f}% | {rng} | {srng} | "
                      f"{100 * r['within_court_sd_model']:.1f} | {padj} |")
     lines += ["", "Rates are not adjusted for case mix (the table has no cases): judges who hear "
@@ -352,10 +354,8 @@ def run_judges(path: str | Path, out: str | Path, *, layout: str = "auto",
     table = read_judge_table(path, layout)
     result = consistency(table, min_decisions=min_decisions, source=str(path.name))
     out.mkdir(parents=True, exist_ok=True)
-    from fairness_audit.report.render import safe_cell
-
-    result.judges.map(safe_cell).to_csv(out / "judges.csv", index=False)
-    result.courts.map(safe_cell).to_csv(out / "courts.csv", index=False)
+    write_csv(result.judges, out / "judges.csv")
+    write_csv(result.courts, out / "courts.csv")
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
     (out / "summary.md").write_text(_summary_md(result, path.name))
     funnel_plot(result.judges, result.summary["pooled_grant_rate"], out / "funnel.png", path.name)

@@ -131,7 +131,8 @@ def coerce_decisions(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION
     return out, unreadable
 
 
-def _kind_label(col: Column) -> str:
+def kind_label(col: Column) -> str:
+    """What a column holds, in words for messages ("whole numbers", "dates")."""
     return {"string": "text", "int": "whole numbers", "float": "numbers", "bool": "true/false",
             "date": "dates"}[col.kind]
 
@@ -155,7 +156,7 @@ def validate_table(frame: pd.DataFrame, columns: tuple[Column, ...]) -> list[str
             bad = unreadable[col.name]
             example = raw[col.name][bad].iloc[0]
             problems.append(
-                f"column '{col.name}': expected {_kind_label(col)}, found {example!r} in "
+                f"column '{col.name}': expected {kind_label(col)}, found {example!r} in "
                 f"{int(bad.sum())} row(s) (first rows: {_first_rows(bad)})"
             )
             continue
@@ -211,9 +212,22 @@ def validate_decisions(frame: pd.DataFrame) -> list[str]:
     return problems
 
 
-def validate_workload(frame: pd.DataFrame) -> list[str]:
-    """Problems of a judge-workload (completions) file."""
-    return validate_table(frame, WORKLOAD_COLUMNS)
+def validate_workload(frame: pd.DataFrame, decisions: pd.DataFrame | None = None) -> list[str]:
+    """Problems of a judge-workload (completions) file; given the ``decisions`` it goes with,
+    also that it holds a merits completion of every judge who decided (contract section 1:
+    every completion by every judge), without which a judge's pace would read as zero."""
+    problems = validate_table(frame, WORKLOAD_COLUMNS)
+    if problems or decisions is None or "judge_id" not in decisions.columns:
+        return problems
+    merits = frame.loc[frame["kind"] == "merits", "judge_id"].dropna().unique()
+    absent = sorted(set(map(str, decisions["judge_id"].dropna().unique())) - set(map(str, merits)))
+    if absent:
+        problems.append(
+            f"column 'judge_id': expected every judge of the decisions table, found "
+            f"{len(absent)} judge(s) without a merits completion in it "
+            f"({', '.join(absent[:FIRST_ROWS_SHOWN])}{', ...' if len(absent) > FIRST_ROWS_SHOWN else ''})"
+        )
+    return problems
 
 
 def canonical_dtypes(columns: tuple[Column, ...] = DECISION_COLUMNS) -> dict[str, str]:

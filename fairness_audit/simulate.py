@@ -167,15 +167,36 @@ class SimulationParams:
         return dataclasses.replace(self, leniency_sd=0.0)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimulationParams:
+    def from_dict(cls, data: dict[str, Any], source: str = "simulation config") -> SimulationParams:
+        """Parameters from a mapping; an unknown key or a value of the wrong type is a
+        ConfigError naming ``source``, the key, what was expected and what was found."""
+        import difflib
+
+        from fairness_audit.errors import ConfigError
+
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            from fairness_audit.errors import ConfigError
-
-            raise ConfigError(f"simulation config: unknown key(s) {unknown}; known keys: "
+            near = difflib.get_close_matches(unknown[0], known, n=1)
+            raise ConfigError(f"{source}: unknown key(s) {unknown}"
+                              f"{f' (did you mean {near[0]!r}?)' if near else ''}; known keys: "
                               f"{sorted(known)}")
-        return dataclasses.replace(cls(), **data)
+        # (type of the default, types accepted, in words); bool first: a bool is an int too
+        kinds = ((bool, (bool,), "true or false"), (int, (int,), "a whole number"),
+                 (float, (int, float), "a number"), (str, (str,), "text"))
+        defaults, values = cls(), dict(data)
+        for key, value in data.items():
+            default = getattr(defaults, key)
+            if isinstance(default, str) and isinstance(value, dt.date):
+                values[key] = value.isoformat()  # YAML reads an unquoted date as a date
+                continue
+            for kind, accepted, words in kinds:
+                if isinstance(default, kind):
+                    if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+                        raise ConfigError(f"{source}: key '{key}': expected {words}, found "
+                                          f"{value!r}")
+                    break
+        return dataclasses.replace(defaults, **values)
 
 
 def judges_for(decisions: int | None, params: SimulationParams) -> SimulationParams:

@@ -6,11 +6,12 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import load_config, read_yaml_mapping
 from fairness_audit.errors import ConfigError
 from fairness_audit.schema import coerce_decisions
 from fairness_audit.simulate import SimulationParams, judges_for, simulate
-from fairness_audit.tables import TablePaths, write_decision_data, write_json
+from fairness_audit.tables import TablePaths, check_table_output, write_decision_data
 from fairness_audit.truth import audit_truth, model_targets
 
 
@@ -19,7 +20,7 @@ def load_params(config: Path | None) -> SimulationParams:
         return SimulationParams()
     data = read_yaml_mapping(config, "simulation config")
     try:
-        return SimulationParams.from_dict(data)
+        return SimulationParams.from_dict(data, source=str(config))
     except TypeError as exc:
         raise ConfigError(f"{config}: {exc}") from None
 
@@ -28,9 +29,17 @@ def simulate_to_files(out: Path, *, decisions: int | None = None, seed: int = 20
                       config: Path | None = None, null: bool = False,
                       no_judge_spread: bool = False, anticipation: str | None = None,
                       progress: Callable[[str], None] = lambda m: None) -> TablePaths:
-    """Simulate, compute each model term's target, and write the files of contract section 2."""
+    """Simulate, compute each model term's target, and write the files of contract section 2.
+
+    ``out`` is checked before the work starts, and the files are written as one set
+    (:class:`~fairness_audit.tables.TableSet`): an error or interrupt leaves an earlier
+    table at ``out`` as it was.
+    """
     paths = TablePaths.from_path(out)
+    if decisions is not None and decisions < 1:
+        raise ConfigError(f"--decisions: expected a positive number of decisions, found {decisions}")
     params = judges_for(decisions, load_params(config))
+    check_table_output(paths)
     if null:
         params = params.null()
     if no_judge_spread:
@@ -50,13 +59,14 @@ def simulate_to_files(out: Path, *, decisions: int | None = None, seed: int = 20
     targets.update(extra["analyses"])
     metadata = {**sim.metadata, "null": null, "no_judge_spread": no_judge_spread,
                 "anticipation": anticipation}
-    write_decision_data(paths, sim.decisions, sim.workload, sim.ledger, metadata)
-    write_json({**sim.truth, "targets": targets,
-                "target_definition": "each model of the default plan fitted to the expected "
-                                     "outcomes of this draw, on the audit's sample",
-                "group_rates": extra["group_rates"],
-                "group_rates_definition": "mean true probability of the outcome over the "
-                                          "audit's decisions of each group and period (rates "
-                                          "conditional on the simulated judges and cases)"},
-               paths.truth)
+    truth = {**sim.truth, "targets": targets,
+             "target_definition": "each model of the default plan fitted to the expected "
+                                  "outcomes of this draw, on the audit's sample",
+             "group_rates": extra["group_rates"],
+             "group_rates_definition": "mean true probability of the outcome over the "
+                                       "audit's decisions of each group and period (rates "
+                                       "conditional on the simulated judges and cases)"}
+    checkpoint("simulate:computed")
+    write_decision_data(paths, sim.decisions, sim.workload, sim.ledger, metadata,
+                        json_files={paths.truth: truth})
     return paths

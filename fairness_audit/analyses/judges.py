@@ -74,25 +74,46 @@ def options_of(spec: AnalysisSpec, config: AuditConfig) -> dict[str, Any]:
 
 
 def sample_rows(data: pd.DataFrame, outcome: str, options: dict[str, Any], cluster: str,
-                flag: float) -> pd.DataFrame:
+                flag: float, excluded: dict[str, int] | None = None) -> pd.DataFrame:
     """Decisions of one period that enter H6: the sample filters, complete inputs, and units
-    (judge x court) with at least ``min_decisions`` in courts with at least two such units."""
+    (judge x court) with at least ``min_decisions`` in courts with at least two such units.
+    ``excluded``, when given, receives the number of rows of ``data`` left out, by reason."""
+    counts: dict[str, int] = {}
+
+    def leave_out(keep: pd.Series, mask: pd.Series | np.ndarray, reason: str) -> pd.Series:
+        n = int((keep & ~mask).sum())
+        if n:
+            counts[reason] = counts.get(reason, 0) + n
+        return keep & mask
+
     keep = pd.Series(True, index=data.index)
     for name in options["sample"]:
-        keep &= SAMPLE_FILTERS[name].keep(data).fillna(False).astype(bool)
-    keep &= data["post_policy"] == flag
+        sample_filter = SAMPLE_FILTERS[name]
+        keep = leave_out(keep, sample_filter.keep(data).fillna(False).astype(bool),
+                         sample_filter.reason)
+    keep = leave_out(keep, data["post_policy"] == flag,
+                     SAMPLE_FILTERS["post_policy"].reason if flag else "in the policy period")
     need = [outcome, *options["controls"], *options["fixed_effects"], cluster, options["court"]]
     missing = [c for c in need if c not in data.columns]
     if missing:
         raise NotEstimable(missing[0], "judge_variance")
-    rows = data[keep & data[need].notna().all(axis=1)]
+    for column in dict.fromkeys(need):
+        keep = leave_out(keep, data[column].notna(), f"missing {column}")
+    rows = data[keep]
     unit = rows[options["court"]].astype(str) + "|" + rows[cluster].astype(str)
     size = unit.map(unit.value_counts())
-    rows = rows[size >= options["min_decisions"]]
+    big = rows.index[(size >= options["min_decisions"]).to_numpy(dtype=bool)]
+    keep = leave_out(keep, data.index.isin(big),
+                     f"judge with fewer than {options['min_decisions']} decisions in the court")
+    rows = data[keep]
     unit = unit[rows.index]
-    court = rows[options["court"]].astype(str)
-    judges_in_court = unit.groupby(court).transform("nunique")
-    return rows[judges_in_court >= 2]
+    judges_in_court = unit.groupby(rows[options["court"]].astype(str)).transform("nunique")
+    shared = rows.index[(judges_in_court >= 2).to_numpy(dtype=bool)]
+    keep = leave_out(keep, data.index.isin(shared),
+                     "court without two judges with enough decisions")
+    if excluded is not None:
+        excluded.update(counts)
+    return data[keep]
 
 
 def within_court_sd(values: pd.Series, courts: pd.Series) -> float:
@@ -250,12 +271,16 @@ def judge_variance(frame: AnalysisFrame, config: AuditConfig, name: str,
     level = config.inference.interval_level
     data = frame.data
     units = {}
+    excluded: dict[str, dict[str, int]] = {}
     for period, flag in PERIODS.items():
-        rows = sample_rows(data, spec.outcome, options, cluster, flag)
+        excluded[period] = {}
+        rows = sample_rows(data, spec.outcome, options, cluster, flag, excluded[period])
         if len(rows):
             units[period] = judge_units(rows, spec.outcome, options, cluster)
     if "post_policy" not in units:
         raise NotEstimable(spec.outcome, "no court has two judges with enough post-policy decisions")
+    if units["post_policy"].outcome_variance == 0:  # a judge cannot differ where no outcome does
+        raise NotEstimable(spec.outcome, "the outcome is constant in the post-policy sample")
     # one set of bootstrap draws over every unit of either period, stratified by court
     all_units = pd.concat([u.table[["unit", "court_id"]] for u in units.values()]).drop_duplicates("unit")
     court_codes, _ = pd.factorize(all_units["court_id"])
@@ -298,7 +323,7 @@ def judge_variance(frame: AnalysisFrame, config: AuditConfig, name: str,
             f"Rao-Wu rescaling, {reps} replicates; estimate +/- t(G-1) bootstrap SE",
         "n_obs": int(post.n_obs), "n_clusters": int(post.n_judges),
         "sample": {"filter": " & ".join([*options["sample"], "post_policy"]),
-                   "excluded": {}},
+                   "excluded": excluded["post_policy"]},
         "coefficients": [
             {"term": term, "estimate": e.estimate, "std_error": e.std_error,
              "statistic": None, "p_value": e.p_value, "ci_low": e.ci_low, "ci_high": e.ci_high}

@@ -2,18 +2,18 @@
 
 A thin layer over the library: parse the options, call one function, print short progress
 lines to stderr, and turn an :class:`~fairness_audit.errors.AuditError` into one line and
-exit code 1.
+exit code 1 (the app's ``user_errors``, which ``--debug`` turns off).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-
-from fairness_audit.errors import AuditError
 
 app = typer.Typer(help="Read a raw source (an EOIR release, or any table with a column "
                        "mapping) and write the decisions table with its ledger.",
@@ -24,7 +24,21 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The app's ``cli.user_errors``, looked up when the command runs (cli imports this
+    module, so it cannot be imported here at import time)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from fairness_audit.cli import user_errors as one_line
+
+        return one_line(func)(*args, **kwargs)
+
+    return wrapper
+
+
 @app.command("eoir")
+@user_errors
 def eoir(
     source: Annotated[Path, typer.Argument(
         help="The unzipped EOIR case-data release folder, or the release .zip itself.")],
@@ -49,21 +63,18 @@ def eoir(
     that accounts for every row read."""
     from fairness_audit.ingest.eoir import ingest_eoir, load_options
 
-    try:
-        options = load_options(config, judge_merge_file=judge_map,
-                               case_types=None if case_types is None else
-                               [c.strip() for c in case_types.split(",") if c.strip()])
-        result = ingest_eoir(source, out, options=options, work_dir=work_dir,
-                             progress=None if quiet else _progress)
-    except AuditError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    options = load_options(config, judge_merge_file=judge_map,
+                           case_types=None if case_types is None else
+                           [c.strip() for c in case_types.split(",") if c.strip()])
+    result = ingest_eoir(source, out, options=options, work_dir=work_dir,
+                         progress=None if quiet else _progress)
     if not quiet:
         _progress(f"wrote {result.paths.decisions} ({result.n_decisions:,} decisions, "
                   f"{result.n_completions:,} completions in the workload file)")
 
 
 @app.command("table")
+@user_errors
 def table(
     file: Annotated[Path, typer.Argument(
         help="The extract: a .csv, .parquet or .xlsx file (another suffix needs read.format in "
@@ -85,9 +96,5 @@ def table(
     used or set aside with its reason, and the ledger accounts for all of them."""
     from fairness_audit.ingest.table import ingest_table
 
-    try:
-        result = ingest_table(file, mapping, out, keep_names=keep_names)
-    except AuditError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    result = ingest_table(file, mapping, out, keep_names=keep_names)
     typer.echo(result.summary())

@@ -16,6 +16,8 @@ unreadable rows (malformed, bad or missing key, duplicated key) are set aside.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import errno
 import io
 import json
 import os
@@ -32,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import read_yaml_mapping
 from fairness_audit.errors import ConfigError
 from fairness_audit.ingest import raw
@@ -45,8 +48,9 @@ from fairness_audit.ingest.raw import (
     sql_string,
 )
 from fairness_audit.ledger import Ledger
+from fairness_audit.outputs import writing
 from fairness_audit.schema import OUTCOMES
-from fairness_audit.tables import TablePaths, write_decision_data, write_json
+from fairness_audit.tables import TablePaths, TableSet, check_table_output
 
 Progress = Callable[[str], None]
 
@@ -80,6 +84,7 @@ class EoirOptions:
     unit: str = "decision"
     case_types: tuple[str, ...] = ("RMV", "DEP", "EXC")
     earliest_date: str = "1950-01-01"
+    latest_date: str | None = None  # None: no bound (load_options gives the ingest's day)
     case_field_fallback: bool = False
     outcomes: dict[str, dict[str, str]] = field(default_factory=dict)
     absentia_yes: tuple[str, ...] = ("Y",)
@@ -173,12 +178,17 @@ def load_options(config: str | os.PathLike | dict | None = None, *,
     data = yaml.safe_load(default_config_text())
     if config is not None:
         user = config if isinstance(config, dict) else read_yaml_mapping(config, "eoir ingest config")
-        data = _merge(data, user)
+        try:
+            data = _merge(data, user)
+        except ConfigError as exc:  # name the user's file
+            raise ConfigError(f"{config}: {exc}" if not isinstance(config, dict) else str(exc)
+                              ) from None
     try:
         opts = EoirOptions(
             unit=str(data["unit"]),
             case_types=_codes(data["scope"]["case_types"], "scope.case_types"),
             earliest_date=str(data["dates"]["earliest"]),
+            latest_date=str(data["dates"]["latest"] or dt.date.today().isoformat()),
             case_field_fallback=bool(data["case_fields"]["fallback_to_case_table"]),
             outcomes={str(ct): {str(code): str(out) for code, out in (codes or {}).items()}
                       for ct, codes in (data["outcomes"] or {}).items()},
@@ -246,6 +256,11 @@ def _check_options(o: EoirOptions) -> None:
     except ValueError:
         raise ConfigError(f"eoir ingest option 'dates.earliest': expected a date, found "
                           f"{o.earliest_date!r}") from None
+    try:
+        pd.Timestamp(o.latest_date)
+    except ValueError:
+        raise ConfigError(f"eoir ingest option 'dates.latest': expected a date or null, found "
+                          f"{o.latest_date!r}") from None
     if o.threads is not None and (not isinstance(o.threads, int) or o.threads < 1):
         raise ConfigError(f"eoir ingest option 'engine.threads': expected a positive integer "
                           f"or null, found {o.threads!r}")
@@ -419,9 +434,10 @@ class _Ingest:
         try:
             self.sql(f"CREATE OR REPLACE TABLE t_{rel} AS {typed_rows(f'src_{rel}')}")
         except duckdb.Error as exc:  # several error types for unreadable files
-            raise ReleaseError(f"{table.path}: could not read the table {spec.name} as "
-                               f"tab-separated latin-1 text ({str(exc).splitlines()[0]})"
-                               ) from None
+            gz = "a complete gzip file of " if table.path.name.lower().endswith(".gz") else ""
+            raise ReleaseError(f"{table.path}: expected {gz}the table {spec.name} as "
+                               f"tab-separated latin-1 text, found a file that cannot be read "
+                               f"({str(exc).splitlines()[0]})") from None
         staged = raw.settle_dirty_rows(self.con, table, rel, f"t_{rel}")
         self.staged[spec.name] = staged
         self.sql(f"DELETE FROM t_{rel} WHERE {raw.SET_APART}")
@@ -566,6 +582,8 @@ class _Ingest:
             CREATE OR REPLACE MACRO fa_date(x) AS
               CASE WHEN regexp_full_match(x, '{DATE_REGEX}')
                    AND try_cast(left(x, 10) AS DATE) >= DATE '{o.earliest_date}'
+                   {f"AND try_cast(left(x, 10) AS DATE) <= DATE '{o.latest_date}'"
+                    if o.latest_date else ""}
                    THEN try_cast(left(x, 10) AS DATE) END;
             CREATE OR REPLACE TABLE set_aside
               ("table" VARCHAR, key VARCHAR, reason VARCHAR, detail VARCHAR);
@@ -882,6 +900,10 @@ def ingest_eoir(
         A required table or column is missing or a file cannot be read.
     LedgerMismatch
         Rows were lost (a bug): the counts of a table do not add up.
+    OutputError
+        ``out`` cannot be written (checked before the release is read), or writing failed;
+        the files are written as one set (:class:`~fairness_audit.tables.TableSet`), so an
+        earlier table at ``out`` is then left as it was.
 
     Example
     -------
@@ -893,6 +915,7 @@ def ingest_eoir(
     source = Path(source)
     if not source.exists():
         raise ReleaseError(f"{source}: expected an EOIR release folder or zip, found nothing")
+    check_table_output(paths, inputs=(source,))
     with raw.WorkDir(work_dir) as wd:
         if source.is_file():
             names = [s.name for s in TABLES] + [n for ns in LOOKUP_TABLES.values() for n in ns]
@@ -921,6 +944,7 @@ def ingest_eoir(
             job = _Ingest(con, o, say)
             n_dec, n_comp = job.run(files)
             job.ledger.check()
+            checkpoint("ingest:read")
             say("writing outputs")
             lookups, lookup_sources = collect_lookups(folder)
             workload = job.workload_arrow
@@ -956,17 +980,23 @@ def ingest_eoir(
             for (name,) in con.execute("SELECT table_name FROM duckdb_tables() "
                                        "WHERE table_name <> 'set_aside'").fetchall():
                 con.execute(f'DROP TABLE "{name}"')
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                set_aside_written = pool.submit(_write_set_aside, con.cursor(), paths.set_aside)
+            # all files are written as one set (tables.TableSet), moved into place at the end
+            files = TableSet(paths, metadata, {
+                paths.ledger: ledger,
+                lookups_path(paths): {"sources": lookup_sources, **lookups}})
+            with files, ThreadPoolExecutor(max_workers=1) as pool:
+                set_aside_path = files.staged(paths.set_aside)
+                set_aside_written = pool.submit(_write_set_aside, con.cursor(), set_aside_path,
+                                                files.run_id)
                 decisions = decisions_arrow.to_pandas(types_mapper=_types_mapper)
                 del decisions_arrow
                 workload_df = workload.to_pandas(types_mapper=_types_mapper)
                 del workload
-                write_decision_data(paths, decisions, workload_df, ledger, metadata)
-                set_aside_written.result()
+                files.write_tables(decisions, workload_df)
+                with writing(set_aside_path, shown=paths.set_aside):
+                    set_aside_written.result()
         finally:
             con.close()
-        write_json({"sources": lookup_sources, **lookups}, lookups_path(paths))
     return IngestResult(paths, n_dec, n_comp, ledger, metadata)
 
 
@@ -986,15 +1016,18 @@ def _types_mapper(arrow_type: pa.DataType):
     return None
 
 
-def _write_set_aside(con, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    con.execute(f"""
-        COPY (SELECT "table", key, reason, detail FROM set_aside
-              ORDER BY "table", reason, key)
-        TO {sql_string(str(tmp))} (FORMAT parquet)
-    """)
-    os.replace(tmp, path)
+def _write_set_aside(con, path: Path, run_id: str) -> None:
+    """Write the set-aside rows (into the table set's staging folder) with the set's run id."""
+    tag = sql_string(json.dumps({"run_id": run_id}))
+    try:
+        con.execute(f"""
+            COPY (SELECT "table", key, reason, detail FROM set_aside
+                  ORDER BY "table", reason, key)
+            TO {sql_string(str(path))} (FORMAT parquet, KV_METADATA {{fairness_audit: {tag}}})
+        """)
+    except duckdb.IOException as exc:  # DuckDB's own type: an OSError for outputs.writing
+        full = "No space left on device" in str(exc)
+        raise OSError(errno.ENOSPC if full else None, str(exc)) from exc
 
 
 def read_lookups(path: str | os.PathLike) -> dict[str, Any]:

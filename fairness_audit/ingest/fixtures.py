@@ -8,6 +8,8 @@ names, stray tabs (repairable and not), truncated rows, an extra empty trailing 
 and invalid keys, duplicated rows, redacted and impossible dates, completions before the
 charging document, transfers, pending cases, government-lawyer rows, remands that open a new
 proceeding, placeholder judges, a merged judge code, gzip and CRLF files, mixed-case headers.
+:func:`damaged_release` damages chosen rows of a small release in chosen ways, for property
+tests that every line is accounted for.
 
 Expected values are written out by hand for every decision, not derived by the code under
 test; only the trivial ones (the proceeding's own codes, fiscal year, duration in days) are
@@ -20,6 +22,7 @@ import datetime as dt
 import gzip
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -591,3 +594,204 @@ def standard_release() -> FixtureRelease:
         b.add_row("tblLookupBaseCity", {"idnBaseCity": str(i), "BASE_CITY_CODE": code,
                                         "BASE_CITY_NAME": name, "blnActive": "1"})
     return FixtureRelease(b, "code,merged_code\nJD2,JDP\n")
+
+
+# ------------------------------------------------------------------------------ damaged releases
+# The damage a row can take, by table, and what the ingest must then make of it:
+# "truncated" (half its fields) and "many stray tabs" (25 extra fields): malformed;
+# "empty key", "bad foreign key": a missing or invalid key; "duplicate row": one copy kept;
+# "conflicting duplicate": a second copy differing in a value the ingest reads, both set
+# aside; "latin-1": a byte beyond ASCII in a field (used); "stray tab": a value split by a tab
+# where the split is unambiguous (repaired, used); "redacted date", "impossible date": the
+# value is nulled, except the proceeding's completion date, which sets the proceeding aside;
+# "unknown code": nulled where the ingest checks the code (the case's custody, the juvenile
+# code), the proceeding set aside for its decision code, kept elsewhere; "unknown custody":
+# the proceeding's custody nulled; "orphan": a row whose parent
+# is not in the release (used: the join leaves the parent's columns null); "drop case": the
+# case row of a decided proceeding is missing; "extra case": a case without proceedings.
+DAMAGE_KINDS: dict[str, tuple[str, ...]] = {
+    "A_TblCase": ("truncated", "many stray tabs", "empty key", "duplicate row",
+                  "conflicting duplicate", "latin-1", "stray tab", "redacted date",
+                  "impossible date", "unknown code", "drop case", "extra case"),
+    "B_TblProceeding": ("truncated", "many stray tabs", "empty key", "bad foreign key",
+                        "duplicate row", "conflicting duplicate", "latin-1", "stray tab",
+                        "redacted date", "impossible date", "unknown code", "unknown custody"),
+    "tbl_schedule": ("truncated", "many stray tabs", "empty key", "bad foreign key",
+                     "duplicate row", "conflicting duplicate", "latin-1", "redacted date",
+                     "unknown code", "orphan"),
+    "tbl_Court_Appln": ("truncated", "many stray tabs", "empty key", "bad foreign key",
+                        "duplicate row", "conflicting duplicate", "latin-1", "unknown code",
+                        "orphan"),
+    "tbl_RepsAssigned": ("truncated", "many stray tabs", "empty key", "bad foreign key",
+                         "duplicate row", "conflicting duplicate", "latin-1", "redacted date",
+                         "orphan"),
+    "tbl_JuvenileHistory": ("truncated", "many stray tabs", "empty key", "bad foreign key",
+                            "duplicate row", "conflicting duplicate", "latin-1", "unknown code",
+                            "orphan"),
+    "tblAppeal": ("truncated", "many stray tabs", "empty key", "bad foreign key",
+                  "duplicate row", "conflicting duplicate", "latin-1", "unknown code", "orphan"),
+}
+# per table: (foreign key, a value the ingest reads and its other value, a field for latin-1
+# text, a date field, a coded field and its unknown code)
+_DAMAGE_COLUMNS: dict[str, dict[str, Any]] = {
+    "A_TblCase": {"fk": None, "conflict": ("Sex", {"M": "F", "F": "M"}),
+                  "latin1": ("ALIEN_CITY", "SAN JOSÉ"), "date": "E_28_DATE",
+                  "code": ("CUSTODY", "Z")},
+    "B_TblProceeding": {"fk": "IDNCASE", "conflict": ("ABSENTIA", {"N": "Y", "Y": "N"}),
+                        "latin1": ("IJ_CODE", "JÉ1"), "date": "OSC_DATE",
+                        "code": ("DEC_CODE", "Q")},
+    "tbl_schedule": {"fk": "IDNPROCEEDING", "conflict": ("ADJ_RSN", {"01": "02"}),
+                     "latin1": ("INTERPRETER_CODE", "É"), "date": "ADJ_DATE",
+                     "code": ("ADJ_RSN", "ZZ")},
+    "tbl_Court_Appln": {"fk": "IDNPROCEEDING", "conflict": ("APPL_DEC", {"G": "D", "D": "G"}),
+                        "latin1": ("APPL_CODE", "ÉSY"), "code": ("APPL_DEC", "Z")},
+    "tbl_RepsAssigned": {"fk": "IDNCASE", "conflict": ("STRATTYTYPE", {"ALIEN": "INS"}),
+                         "latin1": ("BASE_CITY_CODE", "SÉA"), "date": "E_28_DATE"},
+    "tbl_JuvenileHistory": {"fk": "idnCase", "conflict": ("idnJuvenile", {"1": "2"}),
+                            "latin1": ("DATMODIFIEDON", "JOSÉ"), "code": ("idnJuvenile", "x")},
+    "tblAppeal": {"fk": "idnProceeding", "conflict": ("strBIADecision", {"REM": "DIS"}),
+                  "latin1": ("strProbono", "É"), "code": ("strBIADecision", "ZZZ")},
+}
+_BAD_DATES = ("2019-02-30 00:00:00.000", "1901-01-01 00:00:00.000", "0000-00-00")
+_ORPHAN_KEY = "999999"
+
+
+@dataclass(frozen=True)
+class DamagedRelease:
+    """A small release with chosen rows damaged, and what the ingest must make of it.
+
+    ``decided``: the proceeding ids the decisions table must hold; the builder's
+    ``set_aside`` and ``values_nulled`` hold the rows set aside and the values nulled.
+    """
+
+    builder: ReleaseBuilder
+    decided: tuple[str, ...]
+    crlf_tables: tuple[str, ...] = ()
+    gzip_tables: tuple[str, ...] = ()
+
+    def write(self, folder: str | Path) -> Path:
+        return self.builder.write(folder, gzip_tables=self.gzip_tables,
+                                  crlf_tables=self.crlf_tables)
+
+
+def _column_index(table: str) -> Callable[[str], int]:
+    header = [h.upper() for h in HEADERS[table]]
+    return lambda column: header.index(column.upper())
+
+
+def damaged_release(damage: Iterable[tuple[str, str, int]] = (), *, n_cases: int = 4,
+                    crlf_tables: Iterable[str] = (),
+                    gzip_tables: Iterable[str] = ()) -> DamagedRelease:
+    """``n_cases`` cases, each with a decided proceeding and a row in every other table, plus
+    a pending proceeding and an administrative completion; then each ``(table, kind, row)``
+    of ``damage`` (kinds: :data:`DAMAGE_KINDS`) damages row ``row`` (modulo the table's rows;
+    in the proceeding table, the decided ones) unless that row was damaged already.
+    """
+    b = ReleaseBuilder()
+    P = "B_TblProceeding"
+    decided: dict[int, str] = {}  # row of the proceeding table -> proceeding id
+    c = 0
+    for k in range(n_cases):
+        c = b.case(nat="MX" if k % 2 else "GT", custody="D" if k % 3 == 0 else "N",
+                   e28="2018-06-01" if k % 2 else "", sex="MF"[k % 2])
+        p = b.proceeding(c, osc=f"2018-0{k % 9 + 1}-10", comp=f"2019-0{k % 9 + 1}-20",
+                         dec="XVGT"[k % 4], judge=("JDP", "ABC", "MRK")[k % 3],
+                         court=("LOS", "SFR")[k % 2], workload="merits")
+        decided[len(b.rows[P]) - 1] = str(p)
+        b.hearing(p, f"2018-1{k % 3}-01", "01")
+        b.application(p, "ASYL", "GD"[k % 2])
+        b.rep(c, level="COURT", atty_type="ALIEN", e28="2018-03-01")
+        b.juvenile(c)
+        b.appeal(p, decision="REM", decided="2019-12-01")
+    if n_cases:
+        b.proceeding(c, osc="2019-01-01", comp="", set_aside="pending")
+        b.proceeding(c, osc="2017-01-01", comp="2017-06-01", other="C",
+                     workload="administrative", set_aside="administrative completion")
+
+    base = {t: list(rows) for t, rows in b.rows.items()}
+    keys = {(t, i): line.split("\t")[0] or None for t in base for i, line in enumerate(base[t])}
+    # the reason each row of the release must be set aside for (None: used)
+    reasons: dict[tuple[str, int], str | None] = dict.fromkeys(keys)
+    for table, key, reason in b.set_aside:
+        reasons[next(r for r in reasons if r[0] == table and keys[r] == key)] = reason
+    b.set_aside.clear()
+    written: dict[tuple[str, int], str | None] = {}  # damaged rows (None: not written)
+    added: dict[str, list[str]] = {t: [] for t in HEADERS}
+    for table, kind, index in damage:
+        if kind not in DAMAGE_KINDS.get(table, ()):
+            raise ValueError(f"damage {kind!r} is not known for {table}; expected one of "
+                             f"{DAMAGE_KINDS.get(table)}")
+        targets = sorted(decided) if table == P else list(range(len(base[table])))
+        if not targets or (table, targets[index % len(targets)]) in written:
+            continue
+        row = (table, targets[index % len(targets)])
+        fields = base[table][row[1]].split("\t")
+        cols = _DAMAGE_COLUMNS[table]
+        at = _column_index(table)
+        if kind == "truncated":
+            fields, reasons[row] = fields[: len(fields) // 2], "malformed row"
+        elif kind == "many stray tabs":
+            fields, reasons[row] = fields[:3] + [""] * 25 + fields[3:], "malformed row"
+        elif kind == "empty key":
+            fields[0], keys[row] = "", None
+            reasons[row] = "missing or invalid key"
+        elif kind == "bad foreign key":
+            fields[at(cols["fk"])], reasons[row] = "", "missing or invalid key"
+        elif kind == "duplicate row":
+            added[table].append(base[table][row[1]])
+            b.expect_set_aside(table, keys[row], "duplicate row")
+        elif kind == "conflicting duplicate":
+            column, flip = cols["conflict"]
+            copy = list(fields)
+            copy[at(column)] = flip[copy[at(column)]]
+            added[table].append("\t".join(copy))
+            reasons[row] = "conflicting duplicate key"
+            b.expect_set_aside(table, keys[row], "conflicting duplicate key")
+        elif kind == "latin-1":
+            column, text = cols["latin1"]
+            fields[at(column)] = text
+        elif kind == "stray tab":  # a value split where only one reading is plausible
+            if table == P:
+                i = at("HEARING_TIME")
+                fields[i:i + 1] = [fields[i][:2], fields[i][2:]]
+            else:
+                fields[at("ALIEN_CITY")] = "SAN"
+                fields.insert(at("ALIEN_CITY") + 1, "JOSÉ")
+        elif kind in ("redacted date", "impossible date"):
+            value = "b6" if kind == "redacted date" else _BAD_DATES[index % len(_BAD_DATES)]
+            if table == P and kind == "impossible date":
+                fields[at("COMP_DATE")], reasons[row] = value, "invalid completion date"
+            else:
+                fields[at(cols["date"])] = value
+                b.expect_nulled(table, cols["date"].upper())
+        elif kind == "unknown code":
+            column, code = cols["code"]
+            fields[at(column)] = code
+            if table == P:
+                reasons[row] = "unmapped decision code"
+            elif table in ("A_TblCase", "tbl_JuvenileHistory"):
+                b.expect_nulled(table, column.upper())
+        elif kind == "unknown custody":
+            fields[at("CUSTODY")] = "Q"
+            b.expect_nulled(table, "CUSTODY")
+        elif kind == "orphan":
+            fields[at(cols["fk"])] = _ORPHAN_KEY
+        elif kind == "drop case":  # the last case row stays: the case table is required
+            dropped = sum(1 for (t, _), line in written.items() if t == table and line is None)
+            if dropped + 1 < len(base[table]):
+                written[row] = None
+            continue
+        elif kind == "extra case":
+            fields[0] = str(int(fields[0]) + 500)
+            added[table].append("\t".join(fields))
+            fields = base[table][row[1]].split("\t")
+        written[row] = "\t".join(fields)
+
+    for (table, i), reason in reasons.items():
+        if reason is not None and written.get((table, i), "") is not None:
+            b.expect_set_aside(table, keys[(table, i)], reason)
+    for table in HEADERS:
+        lines = [written.get((table, i), line) for i, line in enumerate(base[table])]
+        b.rows[table] = [line for line in lines if line is not None] + added[table]
+    kept = tuple(pid for i, pid in sorted(decided.items()) if reasons[(P, i)] is None)
+    return DamagedRelease(b, kept, tuple(crlf_tables), tuple(gzip_tables))

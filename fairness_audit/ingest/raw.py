@@ -33,6 +33,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,11 +86,14 @@ def pattern(regex: str) -> Callable[[str], bool]:
 
 
 def default_validator(column: str) -> Callable[[str], bool] | None:
-    """Formats known from the column name alone: IDN* keys are digits, *DATE* / dat* are dates."""
+    """Formats known from the column name alone: IDN* keys are digits, *DATE* / dat* are dates.
+
+    "UPDATE" is not "DATE": UPDATE_SITE and UPDATED_CITY hold a site code and a city.
+    """
     upper = column.upper()
     if upper.startswith("IDN"):
         return is_key_like
-    if "DATE" in upper or upper.startswith("DAT"):
+    if "DATE" in re.sub("UPDATED?", "", upper) or upper.startswith("DAT"):
         return is_date_like
     return None
 
@@ -153,8 +157,8 @@ def extract_zip(source: Path, names: Iterable[str], workdir: Path,
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ReleaseError(f"{source}: expected a zip archive of an EOIR release, could not open "
-                           f"it ({exc})") from None
+        raise ReleaseError(f"{source}: expected a zip archive of an EOIR release, found a file "
+                           f"that cannot be opened as one ({exc})") from None
     with archive:
         for info in archive.infolist():
             base = os.path.basename(info.filename)
@@ -162,8 +166,12 @@ def extract_zip(source: Path, names: Iterable[str], workdir: Path,
                 continue
             if progress:
                 progress(f"extracting {base} ({info.file_size / 1e6:.0f} MB)")
-            with archive.open(info) as src, open(out / base, "wb") as dst:
-                shutil.copyfileobj(src, dst, length=4 << 20)
+            try:
+                with archive.open(info) as src, open(out / base, "wb") as dst:
+                    shutil.copyfileobj(src, dst, length=4 << 20)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:  # a damaged member
+                raise ReleaseError(f"{source}: expected an intact zip archive, found its member "
+                                   f"{info.filename} damaged ({exc})") from None
     return out
 
 
@@ -211,6 +219,11 @@ def _read_header(path: Path) -> tuple[tuple[str, ...], bool]:
             first = fh.readline()
     except (OSError, EOFError) as exc:
         raise ReleaseError(f"{path}: could not read the header row ({exc})") from None
+    if not first:
+        raise ReleaseError(f"{path}: expected a tab-separated header row, found an empty file")
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first:
+        raise ReleaseError(f"{path}: expected latin-1 (or UTF-8) text, found UTF-16 (a byte-order "
+                           f"mark or NUL bytes in the header); save the file as latin-1 or UTF-8")
     text = first.decode("latin-1").rstrip("\r\n")
     if text.startswith("\ufeff") or text.startswith("ï»¿"):
         text = text.lstrip("\ufeff").removeprefix("ï»¿")
@@ -237,6 +250,11 @@ def resolve_columns(spec: TableSpec, path: Path, header: tuple[str, ...]) -> Tab
     for col, accepted in spec.columns.items():
         positions[col] = next((index[a.upper()] for a in accepted if a.upper() in index), None)
     missing = [c for c in spec.required if positions.get(c) is None]
+    other = next((d for d in (",", ";", "|") if len(header) == 1 and d in header[0]), None)
+    if missing and other:
+        name = {",": "comma", ";": "semicolon", "|": "pipe"}[other]
+        raise ReleaseError(f"{path}: expected a tab-separated header, found one field with "
+                           f"{name}s ({other!r}): {header[0][:60]!r}{'...' if len(header[0]) > 60 else ''}")
     if missing:
         wanted = ", ".join("/".join(spec.columns[c]) for c in missing)
         raise ReleaseError(

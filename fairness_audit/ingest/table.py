@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from fairness_audit import __version__
+from fairness_audit.checkpoints import checkpoint
 from fairness_audit.errors import TableError, ValidationFailed
 from fairness_audit.ingest.mapping import (
     BOOL_TOKENS,
@@ -57,9 +58,10 @@ from fairness_audit.schema import (
     DECISION_COLUMNS,
     WORKLOAD_COLUMNS,
     coerce_decisions,
+    kind_label,
     validate_decisions,
 )
-from fairness_audit.tables import TablePaths, write_json, write_parquet
+from fairness_audit.tables import TablePaths, TableSet, check_table_output
 
 SOURCE_KIND = "table"
 WORKLOAD_SOURCE = "decisions table"
@@ -154,6 +156,10 @@ def _read_csv(path: Path, mapping: Mapping) -> tuple[pd.DataFrame, tuple[int, ..
             frame = pd.read_csv(
                 path, dtype=str, keep_default_na=False, na_values=[], sep=mapping.read.delimiter,
                 encoding=mapping.read.encoding, encoding_errors="strict", on_bad_lines="warn",
+                # the header is read as a row: told that line 1 is the header, pandas takes the
+                # first column for the row index when the first data line has one field more
+                # than the header, and every row is read one column off, without a warning
+                header=None,
             )
         except UnicodeDecodeError as exc:
             raise TableError(
@@ -171,7 +177,21 @@ def _read_csv(path: Path, mapping: Mapping) -> tuple[pd.DataFrame, tuple[int, ..
             bad.extend(int(m.group(1)) for m in _BAD_LINE.finditer(str(w.message)))
         else:  # pragma: no cover - pass on what we did not expect
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return frame, tuple(sorted(bad))
+    names = _column_names(frame.iloc[0].tolist())
+    return frame.iloc[1:].set_axis(names, axis=1).reset_index(drop=True), tuple(sorted(bad))
+
+
+def _column_names(header: list[str]) -> list[str]:
+    """The header's cells named as pandas names them: blank "Unnamed: i", repeats "name.1"."""
+    names: list[str] = []
+    for i, cell in enumerate(header):
+        base = cell if cell else f"Unnamed: {i}"
+        name, k = base, 0
+        while name in names:
+            k += 1
+            name = f"{base}.{k}"
+        names.append(name)
+    return names
 
 
 def read_source(path: str | Path, mapping: Mapping) -> SourceTable:
@@ -289,11 +309,31 @@ def _resolve_source_columns(source: SourceTable, mapping: Mapping) -> dict[str, 
         else:
             problems.append(f"{spec.column} from {spec.source!r}")
     if problems:
+        delimiter = mapping.read.delimiter or ","
+        other = next((d for d in (",", ";", "\t", "|") if len(found) == 1 and d != delimiter
+                      and d in found[0]), None)
+        hint = (f"; the file seems delimited by {other!r}, not {delimiter!r}: set read.delimiter "
+                f"in the mapping" if other else "")
         raise TableError(
             f"{source.name}: mapping '{mapping.origin}' maps {', '.join(problems)}, but the file has "
-            f"no such column; found columns {', '.join(map(repr, found))}"
+            f"no such column; found columns {', '.join(map(repr, found))}{hint}"
         )
     return out
+
+
+def _check_readable(source: SourceTable, spec: ColumnSpec, source_column: str,
+                    raw: pd.Series, built: _Column) -> None:
+    """A mapped column none of whose values can be read is the wrong column (or format): an
+    error, where a few unreadable values are set aside or nulled and counted."""
+    present = int(raw.notna().sum())
+    if present == 0 or int(built.unreadable.sum()) < present:
+        return
+    fmt = f" in the format {spec.format!r}" if spec.format else ""
+    raise TableError(
+        f"{source.name}: column '{spec.column}' from {source_column!r}: expected "
+        f"{kind_label(spec.canonical)}{fmt}, found {raw[built.unreadable].iloc[0]!r} and no "
+        f"readable value in any of its {present} rows; map another column or set its format"
+    )
 
 
 def _lookup_table(spec: ColumnSpec) -> dict[str, Any] | None:
@@ -511,6 +551,7 @@ def build_table(
     for spec in mapping.columns:
         if spec.mode == "source":
             built, names = _build_column(spec, frame[sources[spec.column]])
+            _check_readable(source, spec, sources[spec.column], frame[sources[spec.column]], built)
             columns[spec.column] = built
             if names is not None:
                 name_tables.append(names)
@@ -692,6 +733,10 @@ def ingest_table(
     ------
     MappingError, TableError
         A bad mapping, an unreadable file or a mapped column that the file lacks.
+    OutputError
+        ``out`` cannot be written or would replace the extract (checked before it is read),
+        or writing failed; the files are written as one set
+        (:class:`~fairness_audit.tables.TableSet`), so an earlier table is then left as it was.
 
     Example
     -------
@@ -703,8 +748,10 @@ def ingest_table(
     if not isinstance(mapping, Mapping):
         mapping_file = Path(mapping)
         mapping = load_mapping(mapping_file)
+    check_table_output(paths, inputs=(path,) + ((mapping_file,) if mapping_file else ()))
     source = read_source(path, mapping)
     build = build_table(source, mapping, keep_names=keep_names)
+    checkpoint("ingest:read")
     metadata = dict(build.metadata)
     metadata["input"] = {**metadata["input"], "sha256": _sha256(Path(path))}
     if mapping_file is not None:
@@ -712,15 +759,16 @@ def ingest_table(
     names_path = paths.decisions.with_name(paths.stem + ".names.parquet")
     metadata["names"] = names_path.name if build.names is not None else None
 
-    write_parquet(build.decisions, paths.decisions, metadata)
-    write_parquet(build.workload, paths.workload,
-                  {"source": SOURCE_KIND, "workload": WORKLOAD_SOURCE,
-                   "workload_dates": metadata["workload_dates"]})
-    write_parquet(build.set_aside, paths.set_aside)
-    write_json(build.ledger.to_dict(), paths.ledger)
-    if build.names is not None:
-        write_parquet(build.names, names_path)
-    elif names_path.exists():
+    # written as one set (tables.TableSet): the earlier files stay until all are written
+    with TableSet(paths, metadata, {paths.ledger: build.ledger.to_dict()}) as files:
+        files.write_parquet(build.workload, paths.workload,
+                            {"source": SOURCE_KIND, "workload": WORKLOAD_SOURCE,
+                             "workload_dates": metadata["workload_dates"]})
+        files.write_parquet(build.set_aside, paths.set_aside)
+        if build.names is not None:
+            files.write_parquet(build.names, names_path)
+        files.write_parquet(build.decisions, paths.decisions)
+    if build.names is None and names_path.exists():
         names_path.unlink()  # a names file from an earlier run must not outlive the opt-in
     return IngestResult(paths, build.ledger.to_dict(), metadata,
                         names_path if build.names is not None else None)

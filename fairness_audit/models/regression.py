@@ -179,23 +179,41 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
 
     Raises
     ------
+    NotEstimable
+        The data cannot identify the model: fewer than two clusters, a constant outcome, or
+        every term collinear with the fixed effects (a single judge, no grants at all).
     AuditError
-        The outcome is constant, a binary term separates the outcome, the fit did not converge,
-        or an estimate or standard error is not finite: each with a message naming the model.
+        A binary term separates the outcome, the fit did not converge, or an estimate or
+        standard error is not finite: each with a message naming the model.
     """
-    from fairness_audit.errors import AuditError
+    from fairness_audit.errors import AuditError, NotEstimable
 
+    n_clusters = int(design.data[design.cluster].nunique())
+    if n_clusters < 2:
+        # G / (G - 1) is infinite: no clustered standard error exists
+        raise NotEstimable(design.cluster, f"model {name}: {n_clusters} {design.cluster} cluster "
+                                           f"in the sample; clustered standard errors need at "
+                                           f"least 2")
+    if design.y.min() == design.y.max():
+        # every coefficient would be 0 with a standard error of 0 (or infinite, for a logit)
+        raise NotEstimable(design.spec.outcome, f"model {name}: the outcome is constant in the "
+                                                f"sample ({len(design.data)} rows, every value "
+                                                f"{design.y[0]:g})")
     notes = _checks(design)
-    if design.spec.family == "logit" and design.y.min() == design.y.max():
-        raise AuditError(f"model {name}: outcome '{design.spec.outcome}' is constant in the "
-                         f"sample ({len(design.data)} rows); the logit cannot be fitted")
     separated = _separated_terms(design)
     if separated:
         raise AuditError(f"model {name}: separation: every decision with {separated[0]} has the "
                          f"same {design.spec.outcome} outcome, so its log-odds coefficient is "
                          f"infinite; drop the term or pool the group")
     if design.fe_columns:
-        result = _fit_pyfixest(design, ssc_k_fixef, max_iter)
+        try:
+            result = _fit_pyfixest(design, ssc_k_fixef, max_iter)
+        except ValueError as exc:
+            if "All variables are collinear" not in str(exc):
+                raise
+            raise NotEstimable(", ".join(design.terms), f"model {name}: every term is collinear "
+                               f"with the fixed effects {' + '.join(design.spec.fixed_effects)}"
+                               ) from None
     else:
         result = _fit_statsmodels(design, max_iter)
     params, cov, n_obs, engine, extra_notes, info = result
@@ -230,7 +248,6 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
     if info.get("dropped"):
         reason = "dropped by the engine: singleton or constant-outcome fixed-effect group"
         excluded[reason] = excluded.get(reason, 0) + int(info["dropped"])
-    n_clusters = int(design.data[design.cluster].nunique())
     marginal: tuple = ()
     if (marginal_terms and design.spec.family == "logit" and design.variables is not None
             and int(info["kept"].sum()) != len(info["eta"])):
@@ -265,6 +282,9 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
 def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
     import pyfixest as pf
 
+    from fairness_audit.models.fe_order import keep_fixed_effect_order
+
+    keep_fixed_effect_order()  # byte-identical reruns whatever the process's hash seed
     data = design.data.reset_index(drop=True)  # positions = labels: the engine's na_index
     for c in design.fe_columns + (design.cluster,):
         data[c] = data[c].astype(str)

@@ -1,4 +1,8 @@
-"""Figures drawn from results.json only (never from live models)."""
+"""Figures drawn from results.json only (never from live models).
+
+Figure file names built from plan or data labels go through ``escape.inside`` (they cannot leave
+figures/), and labels from the data are drawn as plain text (a ``$`` is not mathematics).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from fairness_audit.report.escape import PLAIN_TEXT, inside, plot_label  # noqa: E402
 
 _SAVE = {"dpi": 110, "bbox_inches": "tight", "metadata": {"Software": None}}
 
@@ -65,9 +71,9 @@ def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Pat
                         fmt="o", color=color, capsize=2, ms=4,
                         label=period.replace("_", " ") if i == 0 else None)
     ax.set_yticks(range(len(groups)))
-    ax.set_yticklabels(groups, fontsize=8)
-    ax.set_xlabel(f"{outcome} rate, % (95% judge-clustered interval)")
-    ax.set_title(f"{outcome} by {dimension}")
+    ax.set_yticklabels([plot_label(g) for g in groups], fontsize=8, **PLAIN_TEXT)
+    ax.set_xlabel(f"{outcome} rate, % (95% judge-clustered interval)", **PLAIN_TEXT)
+    ax.set_title(f"{outcome} by {dimension}", **PLAIN_TEXT)
     ax.legend(fontsize=8, loc="best")
     fig.savefig(path, **_SAVE)
     plt.close(fig)
@@ -83,9 +89,10 @@ def _rate_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     pairs = sorted({(r["outcome"], r["dimension"]) for r in results["disparities"]
                     if r["outcome"] == first and " x " not in r["dimension"]})
     for outcome, dimension in pairs:
-        path = group_rates(results, outcome, dimension, outdir / f"rates_{outcome}_{dimension}.png")
+        name = f"rates_{outcome}_{dimension}"
+        path = group_rates(results, outcome, dimension, inside(outdir, name, ".png"))
         if path:
-            figures[f"rates_{outcome}_{dimension}"] = path
+            figures[name] = path
     return figures
 
 
@@ -140,7 +147,7 @@ def _event_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
             name = f"{h['id']}_event_{model.get('outcome', analysis)}"
             if name in figures:
                 name = f"{h['id']}_event_{analysis}"
-            path = event_study(model, outdir / f"{name}.png")
+            path = event_study(model, inside(outdir, name, ".png"))
             if path:
                 figures[name] = path
     return figures
@@ -168,8 +175,8 @@ def gaps_forest(results: dict[str, Any], outcome: str, period: str, path: Path) 
                     label="adjusted gap" if i == 0 else None)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{r['dimension']}: {r['group']} vs {r['reference']}" for r in reversed(rows)],
-                       fontsize=7)
+    ax.set_yticklabels([plot_label(f"{r['dimension']}: {r['group']} vs {r['reference']}")
+                        for r in reversed(rows)], fontsize=7, **PLAIN_TEXT)
     ax.set_xlabel(f"gap in {outcome} rate, percentage points (95% interval)")
     ax.set_title(f"Raw and adjusted gaps, {outcome}, {period.replace('_', ' ')}")
     ax.legend(fontsize=8, loc="best")
@@ -184,7 +191,7 @@ def _gap_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     figures = {}
     for outcome in sorted({r["outcome"] for r in results["disparities"]
                            if r.get("statistic", "rate") == "rate"}):
-        path = gaps_forest(results, outcome, "post_policy", outdir / f"{hid}_gaps_{outcome}.png")
+        path = gaps_forest(results, outcome, "post_policy", inside(outdir, f"{hid}_gaps_{outcome}", ".png"))
         if path:
             figures[f"{hid}_gaps_{outcome}"] = path
     return figures
@@ -217,7 +224,7 @@ def judge_funnel(model: dict[str, Any], period: str, path: Path) -> Path | None:
         ax2.scatter([100 * s["shrunk"] for s in mine], [i] * len(mine), s=14, color="#c0504d",
                     label="shrunk (empirical Bayes)" if i == 0 else None)
     ax2.set_yticks(range(len(courts)))
-    ax2.set_yticklabels(courts, fontsize=7)
+    ax2.set_yticklabels([plot_label(c) for c in courts], fontsize=7, **PLAIN_TEXT)
     ax2.set_xlabel("case-mix-adjusted grant rate, %")
     ax2.set_title("Judges by court", fontsize=9)
     ax2.legend(fontsize=7, loc="best")
@@ -235,7 +242,7 @@ def _judge_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
         hid = next((h["id"] for h in results["hypotheses"] for t in h["tests"] if t["model"] == m["name"]),
                    m["name"])
         for period in ("post_policy", "pre_policy"):
-            path = judge_funnel(m, period, outdir / f"{hid}_funnel_{period}.png")
+            path = judge_funnel(m, period, inside(outdir, f"{hid}_funnel_{period}", ".png"))
             if path:
                 figures[f"{hid}_funnel_{period}"] = path
     return figures

@@ -1,40 +1,24 @@
 """The audit report, written from results.json alone (no model is consulted here).
 
 ``write_report(results, outdir)`` writes report.md, report.html (self-contained: figures are
-embedded), figures/*.png and tables/*.csv. Labels from the data are escaped by the HTML
-template's autoescaping and neutralised in CSV cells that a spreadsheet would run as formulas.
+embedded), figures/*.png and tables/*.csv. Labels from the data (groups, courts, judges, and the
+warnings and reasons that quote them) are escaped for each output (``escape.py``): by
+autoescaping in every HTML template, by the ``md`` filter in the Markdown template, in CSV cells
+a spreadsheet would run as formulas, and in figure file names.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from fairness_audit.report import plots
+from fairness_audit.report.escape import md, md_code, safe_cell, write_csv
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A CSV cell that spreadsheets will not execute (labels starting with = + - @)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    if not rows:
-        return
-    fields = list(rows[0])
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: safe_cell(v) for k, v in row.items()})
+__all__ = ["findings_lines", "safe_cell", "write_report"]
 
 
 def _missing(value: Any) -> bool:
@@ -72,9 +56,12 @@ def pvalue(value: Any) -> str:
 
 
 def _environment() -> Environment:
+    # templates are named report.html.j2: autoescaping keyed on "html" alone would miss them
     env = Environment(loader=PackageLoader("fairness_audit", "report/templates"),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, pct=pct, pvalue=pvalue, upper_median=upper_median)
+                      autoescape=select_autoescape(["html", "htm", "html.j2", "htm.j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(fmt=fmt, pct=pct, pvalue=pvalue, upper_median=upper_median, md=md,
+                       md_code=md_code)
     return env
 
 
@@ -100,10 +87,10 @@ def write_report(results: dict[str, Any], outdir: Path) -> None:
     embedded = {name: base64.b64encode(path.read_bytes()).decode() for name, path in figures.items()}
 
     tests = [{"hypothesis": h["id"], **t} for h in results["hypotheses"] for t in h["tests"]]
-    _write_csv(tests, tables_dir / "tests.csv")
-    _write_csv(results["disparities"], tables_dir / "disparities.csv")
+    write_csv(tests, tables_dir / "tests.csv")
+    write_csv(results["disparities"], tables_dir / "disparities.csv")
     coefs = [{"model": m["name"], **c} for m in results["models"] for c in m["coefficients"]]
-    _write_csv(coefs, tables_dir / "coefficients.csv")
+    write_csv(coefs, tables_dir / "coefficients.csv")
 
     context = {
         "r": results,

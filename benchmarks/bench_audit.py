@@ -1,0 +1,223 @@
+"""Benchmark: the whole audit (``fairness-audit audit``, default plan) on a national-size table.
+
+1. **The table** (made once, kept in benchmarks/data/, which git ignores): the simulator's court
+   system at national size (default 70 courts x 10 judges = 700 judges, FY2008-FY2022, a mean pace of
+   760 completions a year, its judge-workload file), with nationalities spread over 200 codes (the simulator draws 15; a
+   fifth of the decisions get one of 185 further codes with Zipf shares, so the nationality
+   fixed effects and the disparity tables have the real release's many small groups). No truth
+   file: the benchmark measures the audit, not the targets.
+2. **The audit**: ``fairness-audit audit TABLE --out DIR --profile stages.json`` in a fresh
+   process. Its wall time includes process start and imports; its peak memory is the child's
+   maximum resident set size. ``--profile`` records each stage's wall time and its own peak
+   (the peak is reset between stages, fairness_audit/stages.py).
+3. **The fits it cannot avoid**, in another fresh process in the same run: one point-estimate
+   fit with pyfixest per plan model (on that model's sample, with its fixed effects and judge
+   clusters) and per regression of each analysis (each event study and its
+   difference-in-differences, each difference-in-differences variant, H6's expected-outcome
+   model); the jackknife, bootstrap and falsification refits do not count. Their sum is the
+   baseline: the target is the whole audit within 1.5 times it.
+
+Writes benchmarks/results/bench_audit.json and .md (the table the README quotes).
+
+    python benchmarks/bench_audit.py                       # 700 judges, FY2008-FY2022 (about 6 M decisions)
+    python benchmarks/bench_audit.py --courts 4 --first-fy 2014   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+EXTRA_NATIONALITIES = 185
+EXTRA_SHARE = 0.2
+
+
+def build_table(path: Path, *, courts: int, judges_per_court: int, first_fy: int, last_fy: int,
+                seed: int, pace_mean: float) -> dict:
+    """Simulate the national court system and write it as a decisions table (no truth file)."""
+    from fairness_audit.simulate import SimulationParams, simulate
+    from fairness_audit.tables import TablePaths, write_decision_data
+
+    params = dataclasses.replace(SimulationParams(), n_courts=courts, judges_per_court=judges_per_court,
+                                 first_fiscal_year=first_fy, last_fiscal_year=last_fy,
+                                 pace_mean=pace_mean)
+    start = time.perf_counter()
+    sim = simulate(params, seed=seed)
+    decisions = sim.decisions
+    rng = np.random.default_rng(seed + 1)
+    extra = rng.random(len(decisions)) < EXTRA_SHARE
+    shares = 1.0 / np.arange(1, EXTRA_NATIONALITIES + 1)
+    codes = np.array([f"X{i:03d}" for i in range(EXTRA_NATIONALITIES)], dtype=object)
+    nationality = decisions["nationality"].astype(object).to_numpy().copy()
+    nationality[extra] = rng.choice(codes, int(extra.sum()), p=shares / shares.sum())
+    decisions = decisions.assign(nationality=nationality)
+    write_decision_data(TablePaths(path), decisions, sim.workload, sim.ledger,
+                        {**sim.metadata, "benchmark": "national table, 200 nationality codes"})
+    return {"decisions": int(len(decisions)), "judges": courts * judges_per_court, "pace_mean": pace_mean,
+            "courts": courts, "nationalities": int(decisions["nationality"].nunique()),
+            "fiscal_years": f"FY{first_fy}-FY{last_fy}", "seconds_to_simulate": time.perf_counter() - start}
+
+
+def _child_peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+
+
+def run_audit(table: Path, out: Path) -> dict:
+    """The whole command in a fresh process: wall time, peak memory and its stage log."""
+    profile = out.parent / f"{out.name}.stages.json"
+    cmd = [sys.executable, "-m", "fairness_audit", "audit", str(table), "--out", str(out),
+           "--profile", str(profile)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_gb": _child_peak_gb(), "stages": json.loads(profile.read_text())}
+
+
+FITS_SCRIPT = r"""
+import json, sys, time, warnings
+import pyfixest as pf
+from fairness_audit.audit import load_frame
+from fairness_audit.config import load_config
+from fairness_audit.benchmarking import plan_fits
+
+config = load_config()
+frame = load_frame(sys.argv[1], config)
+rows = []
+for name, design in plan_fits(frame, config):
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        design.fit_once()
+    rows.append({"fit": name, "rows": design.rows, "family": design.family,
+                 "seconds": time.perf_counter() - start})
+    print(f"  {name:40s} {design.rows:>10,} rows {rows[-1]['seconds']:7.1f} s", flush=True)
+json.dump(rows, open(sys.argv[2], "w"), indent=1)
+"""
+
+
+def run_fits(table: Path, out: Path) -> dict:
+    """One point-estimate fit per plan model and analysis regression, in a fresh process."""
+    before = _child_peak_gb()
+    rows_path = out.parent / f"{out.name}.fits.json"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FITS_SCRIPT, str(table), str(rows_path)], check=True)
+    wall = time.perf_counter() - start
+    rows = json.loads(rows_path.read_text())
+    return {"fits": rows, "sum_seconds": sum(r["seconds"] for r in rows), "wall_seconds": wall,
+            "peak_gb_so_far": max(before, _child_peak_gb())}
+
+
+def markdown(result: dict) -> str:
+    t, a, f = result["table"], result["audit"], result["fits"]
+    stages = a["stages"]["stages"]
+    lines = [
+        f"Table: {t['decisions']:,} decisions ({t['in_window']:,} in the analysis window), "
+        f"{t['judges']} judges in {t['courts']} courts, {t['nationalities']} nationalities, "
+        f"{t['fiscal_years']}, with its judge-workload file.",
+        "",
+        "| what | wall time | peak memory |",
+        "|---|---|---|",
+        f"| **the whole audit** (`fairness-audit audit`, fresh process) | **{a['seconds']:.0f} s "
+        f"({a['seconds'] / 60:.1f} min)** | **{a['peak_gb']:.1f} GB** |",
+        f"| the plan's own fits (one point-estimate fit each, {len(f['fits'])} fits) | "
+        f"{f['sum_seconds']:.0f} s | |",
+        f"| **ratio** | **{a['seconds'] / f['sum_seconds']:.2f}** | |",
+        "",
+        "Stages of the audit (each stage's own peak memory; nested stages indented):",
+        "",
+        "| stage | seconds | peak GB |",
+        "|---|---|---|",
+    ]
+    for s in _ordered(stages):
+        indent = "&nbsp;&nbsp;" * s["depth"]
+        lines.append(f"| {indent}{s['stage']} | {s['seconds']:.1f} | {s['peak_gb']:.2f} |")
+    lines += ["", "The plan's fits (the baseline):", "", "| fit | family | rows | seconds |",
+              "|---|---|---|---|"]
+    lines += [f"| {r['fit']} | {r['family']} | {r['rows']:,} | {r['seconds']:.1f} |" for r in f["fits"]]
+    m = result["machine"]
+    lines += ["", f"Machine: {m['cpus']} cores, {m['memory_gb']:.0f} GB, Python {m['python']}, "
+              f"run {result['date']}. Command: `{result['command']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def _ordered(stages: list[dict]) -> list[dict]:
+    """Stages in the order they started, each with its nesting depth (records end child-first)."""
+    children: dict[str | None, list[dict]] = {}
+    for s in stages:
+        children.setdefault(s["parent"], []).append(s)
+    out: list[dict] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for s in children.get(parent, []):
+            out.append({**s, "depth": depth})
+            walk(s["stage"], depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--courts", type=int, default=70)
+    ap.add_argument("--judges-per-court", type=int, default=10)
+    ap.add_argument("--pace-mean", type=float, default=760.0,
+                    help="judges' mean completions a year (the simulator's default is 650; 760 "
+                         "gives 700 judges over 15 years about 6 M merits decisions)")
+    ap.add_argument("--first-fy", type=int, default=2008)
+    ap.add_argument("--last-fy", type=int, default=2022)
+    ap.add_argument("--seed", type=int, default=2018)
+    ap.add_argument("--data", type=Path, default=HERE / "data")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--skip-fits", action="store_true", help="time the audit only")
+    args = ap.parse_args()
+
+    name = (f"national_{args.courts}x{args.judges_per_court}_fy{args.first_fy}-{args.last_fy}"
+            f"_pace{args.pace_mean:g}_s{args.seed}")
+    table = args.data / name / "court.parquet"
+    info_path = table.with_name("table.json")
+    if not info_path.exists():
+        print(f"simulating {args.courts} courts x {args.judges_per_court} judges, "
+              f"FY{args.first_fy}-FY{args.last_fy} ...", flush=True)
+        table.parent.mkdir(parents=True, exist_ok=True)
+        info_path.write_text(json.dumps(build_table(
+            table, courts=args.courts, judges_per_court=args.judges_per_court,
+            first_fy=args.first_fy, last_fy=args.last_fy, seed=args.seed, pace_mean=args.pace_mean)))
+    info = json.loads(info_path.read_text())
+    print(f"table: {info['decisions']:,} decisions, {info['judges']} judges", flush=True)
+
+    out = args.data / name / "audit"
+    print("running the audit in a fresh process ...", flush=True)
+    audit = run_audit(table, out)
+    results = json.loads((out / "results.json").read_text())
+    info["in_window"] = results["data"]["rows_used"]
+    print(f"audit: {audit['seconds']:.0f} s, {audit['peak_gb']:.1f} GB", flush=True)
+    fits = {"fits": [], "sum_seconds": float("nan")} if args.skip_fits else run_fits(table, out)
+    result = {
+        "date": time.strftime("%Y-%m-%d"), "table": info, "audit": audit, "fits": fits,
+        "command": "python benchmarks/bench_audit.py " + " ".join(sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "memory_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3},
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    default = ap.parse_args([])
+    same = all(getattr(args, k) == getattr(default, k) for k in ("courts", "judges_per_court",
+                                                                  "first_fy", "last_fy", "pace_mean"))
+    stem = args.results / ("bench_audit" if same else f"bench_audit_{name}")
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
