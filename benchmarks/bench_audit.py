@@ -1,11 +1,12 @@
 """Benchmark: the whole audit (``fairness-audit audit``, default plan) on a national-size table.
 
 1. **The table** (made once, kept in benchmarks/data/, which git ignores): the simulator's court
-   system at national size (default 70 courts x 10 judges = 700 judges, FY2008-FY2022, a mean pace of
-   760 completions a year, its judge-workload file), with nationalities spread over 200 codes (the simulator draws 15; a
-   fifth of the decisions get one of 185 further codes with Zipf shares, so the nationality
-   fixed effects and the disparity tables have the real release's many small groups). No truth
-   file: the benchmark measures the audit, not the targets.
+   system at national size (default 70 courts x 10 judges = 700 judges, FY2008-FY2022, a mean
+   pace of 760 completions a year, its judge-workload file), with nationalities spread over 200
+   codes (the simulator draws 15; a fifth of the decisions get one of 185 further codes with
+   Zipf shares, so the nationality fixed effects and the disparity tables have the real
+   release's many small groups). No truth file: the benchmark measures the audit, not the
+   targets.
 2. **The audit**: ``fairness-audit audit TABLE --out DIR --profile stages.json`` in a fresh
    process. Its wall time includes process start and imports; its peak memory is the child's
    maximum resident set size. ``--profile`` records each stage's wall time and its own peak

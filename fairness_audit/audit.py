@@ -30,8 +30,13 @@ def _noop(message: str) -> None:
 
 
 def compute_results(path: str | os.PathLike, config: AuditConfig,
-                    progress: Callable[[str], None] = _noop) -> dict[str, Any]:
-    """Run every analysis of the plan on a decisions table; return results.json as a dict."""
+                    progress: Callable[[str], None] = _noop,
+                    outdir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run every analysis of the plan on a decisions table; return results.json as a dict.
+
+    With ``outdir``, the input paths in the provenance are relative to it (so that the same
+    audit written from another working folder records the same paths).
+    """
     with stage("read"):
         data = read_decision_data(path)
         problems = validate_decisions(data.decisions)
@@ -61,7 +66,7 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
                                        if p.exists()]
     results = {
         "schema_version": SCHEMA_VERSION,
-        "provenance": provenance(inputs, config.to_dict(), config.seed),
+        "provenance": provenance(inputs, config.to_dict(), config.seed, relative_to=outdir),
         "data": {
             "rows_in": int(len(decisions)),
             "rows_used": int(frame.data["in_window"].sum()),
@@ -119,7 +124,7 @@ def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.Pat
 
     out = Path(outdir)
     check_out(out, path)
-    results = compute_results(path, config, progress)
+    results = compute_results(path, config, progress, outdir=out)
     checkpoint("audit:computed")
     with staged_folder(out) as staging:
         with writing(staging / "results.json", shown=out / "results.json"):

@@ -60,7 +60,9 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if _debug:
                 raise
             if isinstance(exc, ValidationFailed):
-                say(f"error: {exc.path}: the decisions table breaks the contract:")
+                what = ("judge-workload file" if exc.path.endswith(".judge_completions.parquet")
+                        else "decisions table")
+                say(f"error: {exc.path}: the {what} breaks the contract:")
                 for line in exc.problems:
                     say(f"  - {line}")
             else:
@@ -143,6 +145,10 @@ def audit(
     config: Annotated[Path | None, typer.Option(
         "--config", help="The audit plan (YAML). Default: the packaged configs/default.yaml.")]
     = None,
+    profile: Annotated[Path | None, typer.Option(
+        "--profile", help="Also write each stage's wall time and peak memory (JSON) to this "
+                          "file: reading, features, each model and analysis, disparities, "
+                          "report.")] = None,
 ) -> None:
     """Run the audit plan on a decisions table and write the report.
 
@@ -151,9 +157,13 @@ def audit(
     from fairness_audit.audit import run_audit
     from fairness_audit.config import load_config
     from fairness_audit.report.render import findings_lines
+    from fairness_audit.stages import recording
 
     plan = load_config(config)
-    results = run_audit(file, plan, out, progress=say)
+    with recording() as stages:
+        results = run_audit(file, plan, out, progress=say)
+    if profile is not None:
+        stages.write(profile)
     typer.echo(f"wrote {out}/report.html, {out}/report.md and {out}/results.json")
     for line in findings_lines(results):
         typer.echo(f"  {line}")
@@ -197,7 +207,7 @@ app.add_typer(ingest_app, name="ingest")
 def main() -> None:
     from fairness_audit.outputs import exit_on_interrupt
 
-    with exit_on_interrupt():  # Ctrl-C: one line and exit code 130, not "Aborted!"
+    with exit_on_interrupt():  # Ctrl-C or kill: one line, exit code 130 or 143
         app(prog_name="fairness-audit")
 
 

@@ -10,7 +10,8 @@ Evidence must not rest on a half-written report or table. Every command therefor
    output as it was; an error while writing becomes one :class:`OutputError` line that names
    the file (:func:`writing`);
 3. moves the finished output into place at the end, with SIGINT and SIGTERM held back for
-   those few renames (:func:`signals_deferred`).
+   those few renames (:func:`signals_deferred`); on the command line either signal stops
+   the run with one line (:func:`exit_on_interrupt`).
 
 A SIGKILL (or a power cut) cannot be cleaned up after: it can leave a staging folder, which
 the next run of the same output removes once the process named in it is gone.
@@ -224,29 +225,30 @@ INTERRUPTED = ("error: interrupted; no partial output was left (outputs are repl
 
 @contextlib.contextmanager
 def exit_on_interrupt() -> Iterator[None]:
-    """For the command line: Ctrl-C stops the run with one line and exit code 130.
+    """For the command line: Ctrl-C (SIGINT) or a plain ``kill`` (SIGTERM) stops the run with
+    one line and exit code 128 + the signal's number (130 for Ctrl-C).
 
     The staging folders are removed on the way out, so nothing half-written remains. Any
-    error that follows a Ctrl-C counts as the interrupt: DuckDB, for one, turns it into a
+    error that follows the signal counts as the interrupt: DuckDB, for one, turns it into a
     RuntimeError ("Query interrupted").
     """
-    interrupted = False
+    received: list[int] = []
 
     def _raise(signum, frame) -> None:
-        nonlocal interrupted
-        interrupted = True
+        received.append(signum)
         raise _Interrupted
 
-    previous = signal.signal(signal.SIGINT, _raise)
+    previous = {s: signal.signal(s, _raise) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     except (_Interrupted, Exception):
-        if not interrupted:
+        if not received:
             raise
         print(INTERRUPTED, file=sys.stderr, flush=True)
-        raise SystemExit(130) from None
+        raise SystemExit(128 + received[0]) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @contextlib.contextmanager

@@ -57,8 +57,18 @@ def created_timestamp() -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def provenance(inputs: list[Path], config: dict[str, Any], seed: int) -> dict[str, Any]:
+def input_path(path: Path, relative_to: str | os.PathLike | None) -> str:
+    """How provenance names an input: relative to the output folder when one is given, in
+    POSIX form, so that it does not depend on the working folder or the machine."""
+    if relative_to is None:
+        return Path(path).as_posix()
+    return Path(os.path.relpath(Path(path).resolve(), Path(relative_to).resolve())).as_posix()
+
+
+def provenance(inputs: list[Path], config: dict[str, Any], seed: int,
+               relative_to: str | os.PathLike | None = None) -> dict[str, Any]:
     return {
-        "inputs": [{"path": str(p), "sha256": sha256_of(p)} for p in inputs if p.exists()],
+        "inputs": [{"path": input_path(p, relative_to), "sha256": sha256_of(p)}
+                   for p in inputs if p.exists()],
         "config": config, "versions": versions(), "seed": int(seed), "created": created_timestamp(),
     }

@@ -251,7 +251,7 @@ def _(tmp, table):
     opts.write_text("scope:\n  case_typs: [RMV]\n")
     result = runner.invoke(app, ["ingest", "eoir", str(release), "--out", str(tmp / "o.parquet"),
                                  "--config", str(opts), "-q"])
-    return result, ["unknown key 'scope.case_typs'", "expected one of case_types"]
+    return result, ["opts.yaml", "unknown key 'scope.case_typs'", "expected one of case_types"]
 
 
 # ---- ingest table
@@ -346,8 +346,9 @@ def _(tmp, table):
         return w[w["judge_id"] != sorted(w["judge_id"].unique())[0]]
 
     bad = copy_table(table, tmp / "t", edit_workload=drop_judge)
-    return audit(bad, tmp), ["t.judge_completions.parquet", "judge_id",
-                             "expected every judge of the decisions table", "found 1 judge"]
+    return audit(bad, tmp), ["t.judge_completions.parquet", "judge-workload file breaks",
+                             "column 'judge_id'", "expected every judge of the decisions table",
+                             "found 1 judge"]
 
 
 @case("audit: workload with the wrong columns")

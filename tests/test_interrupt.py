@@ -65,8 +65,8 @@ def staging_left(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".staging-" in p.name)
 
 
-def assert_one_line_interrupt(code: int, err: str) -> None:
-    assert code == 130, err
+def assert_one_line_interrupt(code: int, err: str, sig: int = signal.SIGINT) -> None:
+    assert code == 128 + sig, err  # 130 for Ctrl-C, 143 for a plain kill
     assert "Traceback" not in err and "Aborted" not in err
     assert err.strip().splitlines()[-1] == INTERRUPTED
 
@@ -147,11 +147,13 @@ def ingested(tmp_path, release):
     return out, files(out.parent)
 
 
-@pytest.mark.parametrize("stage", ["ingest:read", "table:partly-staged"])
-def test_sigint_leaves_the_previous_ingest_output(stage, tmp_path, release, ingested):
+@pytest.mark.parametrize(("stage", "sig"), [("ingest:read", signal.SIGINT),
+                                            ("table:partly-staged", signal.SIGTERM)])
+def test_sigint_or_sigterm_leaves_the_previous_ingest_output(stage, sig, tmp_path, release,
+                                                             ingested):
     out, before = ingested
     proc = start(["ingest", "eoir", release[0], "--out", out], stage, tmp_path)
-    assert_one_line_interrupt(*stop(proc, signal.SIGINT))
+    assert_one_line_interrupt(*stop(proc, sig), sig)
     assert files(out.parent) == before
     assert staging_left(out.parent) == []
 

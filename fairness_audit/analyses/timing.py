@@ -37,8 +37,8 @@ from fairness_audit.config import AnalysisSpec, AuditConfig, ModelSpec
 from fairness_audit.errors import AuditError, ConfigError, ModelWarning, NotEstimable
 from fairness_audit.features import AnalysisFrame, day_number, joined_on_or_after, pre_policy_gap, to_day
 from fairness_audit.hypotheses import AnalysisOutput, Estimate, register_analysis, scale_of
+from fairness_audit.models.cells import cell_means, demean
 from fairness_audit.models.design import SAMPLE_FILTERS, Design, build_design
-from fairness_audit.models.jackknife import cell_means
 from fairness_audit.models.regression import FitResult, fit
 
 INTENSITIES = ("pre_policy_gap", "below_target")
@@ -291,10 +291,7 @@ def wild_wald_test(design: Design, pre: list[str], *, reps: int, seed: int) -> t
     Returns (W / q, q, p).
     """
     y, X, fe, clusters, w = cell_means(design)
-    from fairness_audit.models.jackknife import _demean
-
-    both = _demean(np.column_stack([y, X]), fe.astype(np.int64), w) if fe.shape[1] else \
-        np.column_stack([y, X]) - w @ np.column_stack([y, X]) / w.sum()
+    both = demean(np.column_stack([y, X]), fe.astype(np.int64), w)
     yd, Xd = both[:, 0], both[:, 1:]
     idx = [list(design.terms).index(t) for t in pre]
     rest = [i for i in range(len(design.terms)) if i not in idx]
@@ -319,7 +316,7 @@ def wild_wald_test(design: Design, pre: list[str], *, reps: int, seed: int) -> t
     # y* keeps the fixed effects of the restricted fit; after demeaning only the bootstrap
     # residuals need demeaning again (demeaning is linear)
     draws = resid[:, None] * signs[:, clusters].T
-    draws = _demean(draws, fe.astype(np.int64), w) if fe.shape[1] else draws - w @ draws / w.sum()
+    draws = demean(draws, fe.astype(np.int64), w)
     exceed = sum(wald(fitted + draws[:, r]) >= observed for r in range(reps))
     q = len(idx)
     return observed / q, q, (1 + exceed) / (reps + 1)

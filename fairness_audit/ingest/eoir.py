@@ -84,7 +84,7 @@ class EoirOptions:
     unit: str = "decision"
     case_types: tuple[str, ...] = ("RMV", "DEP", "EXC")
     earliest_date: str = "1950-01-01"
-    latest_date: str | None = None  # None: no bound (load_options gives the ingest's day)
+    latest_date: str | None = None  # None: the day the ingest runs
     case_field_fallback: bool = False
     outcomes: dict[str, dict[str, str]] = field(default_factory=dict)
     absentia_yes: tuple[str, ...] = ("Y",)
@@ -188,7 +188,7 @@ def load_options(config: str | os.PathLike | dict | None = None, *,
             unit=str(data["unit"]),
             case_types=_codes(data["scope"]["case_types"], "scope.case_types"),
             earliest_date=str(data["dates"]["earliest"]),
-            latest_date=str(data["dates"]["latest"] or dt.date.today().isoformat()),
+            latest_date=None if data["dates"]["latest"] is None else str(data["dates"]["latest"]),
             case_field_fallback=bool(data["case_fields"]["fallback_to_case_table"]),
             outcomes={str(ct): {str(code): str(out) for code, out in (codes or {}).items()}
                       for ct, codes in (data["outcomes"] or {}).items()},
@@ -257,7 +257,8 @@ def _check_options(o: EoirOptions) -> None:
         raise ConfigError(f"eoir ingest option 'dates.earliest': expected a date, found "
                           f"{o.earliest_date!r}") from None
     try:
-        pd.Timestamp(o.latest_date)
+        if o.latest_date is not None:
+            pd.Timestamp(o.latest_date)
     except ValueError:
         raise ConfigError(f"eoir ingest option 'dates.latest': expected a date or null, found "
                           f"{o.latest_date!r}") from None
@@ -582,8 +583,8 @@ class _Ingest:
             CREATE OR REPLACE MACRO fa_date(x) AS
               CASE WHEN regexp_full_match(x, '{DATE_REGEX}')
                    AND try_cast(left(x, 10) AS DATE) >= DATE '{o.earliest_date}'
-                   {f"AND try_cast(left(x, 10) AS DATE) <= DATE '{o.latest_date}'"
-                    if o.latest_date else ""}
+                   AND try_cast(left(x, 10) AS DATE)
+                       <= DATE '{o.latest_date or dt.date.today().isoformat()}'
                    THEN try_cast(left(x, 10) AS DATE) END;
             CREATE OR REPLACE TABLE set_aside
               ("table" VARCHAR, key VARCHAR, reason VARCHAR, detail VARCHAR);

@@ -205,7 +205,9 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         raise AuditError(f"model {name}: separation: every decision with {separated[0]} has the "
                          f"same {design.spec.outcome} outcome, so its log-odds coefficient is "
                          f"infinite; drop the term or pool the group")
-    if design.fe_columns:
+    if design.spec.family == "ols" and design.spec.cov_type == "CRV3":
+        result = _fit_cells(design, name)
+    elif design.fe_columns:
         try:
             result = _fit_pyfixest(design, ssc_k_fixef, max_iter)
         except ValueError as exc:
@@ -218,12 +220,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         result = _fit_statsmodels(design, max_iter)
     params, cov, n_obs, engine, extra_notes, info = result
     notes.extend(extra_notes)
-    cov_type, ssc_text = "CRV1", SMALL_SAMPLE
-    if design.spec.cov_type == "CRV3" and np.isfinite(params.to_numpy()).all():
-        from fairness_audit.models.jackknife import CRV3_TEXT, jackknife_cov
-
-        cov_type, ssc_text = "CRV3", CRV3_TEXT
-        cov = jackknife_cov(design, params).reindex(index=params.index, columns=params.index)
+    cov_type, ssc_text = info.get("cov_type", ("CRV1", SMALL_SAMPLE))
     if not info.get("converged", True):
         raise AuditError(f"model {name}: the {design.spec.family} fit did not converge in "
                          f"{max_iter} iterations; its estimates are not reported")
@@ -329,6 +326,34 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
             else True, "dropped": dropped, "kept": kept,
             "eta": np.asarray(getattr(model, "_Y_hat_link", np.array([])), dtype=float)}
     return params, cov, int(model._N), engine, notes, info
+
+
+def _fit_cells(design: Design, name: str):
+    """OLS with CRV3 (jackknife) errors on the design's cell means (models/cells.py)."""
+    import pyfixest as pf
+
+    from fairness_audit.errors import NotEstimable
+    from fairness_audit.models.cells import fit_on_cells
+    from fairness_audit.models.jackknife import CRV3_TEXT, jackknife_cov
+
+    cells = fit_on_cells(design)
+    terms = list(design.terms)
+    if not cells["columns"]:
+        raise NotEstimable(", ".join(terms), f"model {name}: every term is collinear with the "
+                           f"fixed effects {' + '.join(design.spec.fixed_effects)}")
+    params = pd.Series(cells["params"], index=terms)
+    cov = jackknife_cov(cells["cells"], cells["params"], cells["columns"], terms)
+    notes = []
+    if cells["dropped"]:
+        notes.append(f"{cells['dropped']} rows dropped by the engine (singleton or perfectly "
+                     f"predicted fixed-effect groups)")
+    if cells["collinear"]:
+        notes.append(f"terms {cells['collinear']} dropped as collinear with the fixed effects")
+    engine = (f"weighted least squares on {len(cells['cells'][0]):,} cell means, fixed effects "
+              f"swept by pyfixest {pf.__version__} demean (equal to OLS on the decisions)")
+    info = {"collinear": cells["collinear"], "converged": True, "dropped": cells["dropped"],
+            "cov_type": ("CRV3", CRV3_TEXT)}
+    return params, cov, cells["n_obs"], engine, notes, info
 
 
 def _fit_statsmodels(design: Design, max_iter: int = MAX_ITER):
