@@ -42,6 +42,7 @@ from fairness_audit.models.design import SAMPLE_FILTERS, Design, build_design
 from fairness_audit.models.regression import FitResult, fit
 
 INTENSITIES = ("pre_policy_gap", "below_target")
+WILD_BLOCK = 200  # bootstrap replicates evaluated together (memory: cells x WILD_BLOCK floats)
 COUNT_OUTCOMES = ("n_hearings", "n_continuances")
 # Policies at nearly the same time as the quota (due-process-audit.md); dated ones before the
 # policy date get a shock-date check, the hiring class and COVID a robustness variant (``did``).
@@ -290,39 +291,65 @@ def wild_wald_test(design: Design, pre: list[str], *, reps: int, seed: int) -> t
     far too often, the bootstrap does not. Runs on cell means (models/jackknife.py).
     Returns (W / q, q, p).
     """
+    from scipy import sparse
+
     y, X, fe, clusters, w = cell_means(design)
     both = demean(np.column_stack([y, X]), fe.astype(np.int64), w)
     yd, Xd = both[:, 0], both[:, 1:]
     idx = [list(design.terms).index(t) for t in pre]
     rest = [i for i in range(len(design.terms)) if i not in idx]
     n_clusters = int(clusters.max()) + 1
-    onehot = np.zeros((n_clusters, len(y)))
-    onehot[clusters, np.arange(len(y))] = 1.0
+    indicator = sparse.csr_matrix((np.ones(len(y)), (clusters, np.arange(len(y)))),
+                                  shape=(n_clusters, len(y)))
     bread = np.linalg.pinv(Xd.T @ (Xd * w[:, None]))
+    bread_pre = bread[idx, :]
 
-    def wald(yv: np.ndarray) -> float:
-        b = bread @ (Xd.T @ (w * yv))
-        scores = onehot @ (Xd * (w * (yv - Xd @ b))[:, None])
-        v = bread @ scores.T @ scores @ bread
-        bp = b[idx]
-        return float(bp @ np.linalg.pinv(v[np.ix_(idx, idx)]) @ bp)
+    def wald(Y: np.ndarray) -> np.ndarray:
+        """W for each column of Y (outcomes already demeaned), all replicates at once."""
+        B = bread @ (Xd.T @ (w[:, None] * Y))  # (k, R)
+        WE = w[:, None] * (Y - Xd @ B)
+        # per-judge scores of each term, (k, G, R); V[pre, pre] = (S bread[:, pre])'(S bread[:, pre])
+        S = np.stack([indicator @ (Xd[:, [j]] * WE) for j in range(Xd.shape[1])])
+        T = np.einsum("kgr,qk->rgq", S, bread_pre)
+        V = np.einsum("rgq,rgp->rqp", T, T)
+        bp = B[idx].T
+        return np.einsum("rq,rqp,rp->r", bp, np.linalg.pinv(V), bp)
 
-    observed = wald(yd)
+    observed = float(wald(yd[:, None])[0])
     br = np.linalg.lstsq(Xd[:, rest] * np.sqrt(w)[:, None], yd * np.sqrt(w), rcond=None)[0]
     fitted = Xd[:, rest] @ br
     resid = yd - fitted
     rng = np.random.default_rng(seed)
     signs = rng.choice([-1.0, 1.0], size=(reps, n_clusters))
     # y* keeps the fixed effects of the restricted fit; after demeaning only the bootstrap
-    # residuals need demeaning again (demeaning is linear)
-    draws = resid[:, None] * signs[:, clusters].T
-    draws = demean(draws, fe.astype(np.int64), w)
-    exceed = sum(wald(fitted + draws[:, r]) >= observed for r in range(reps))
+    # residuals need demeaning again (demeaning is linear). In blocks of replicates: bounded
+    # memory at national size.
+    exceed = 0
+    for start in range(0, reps, WILD_BLOCK):
+        block = signs[start:start + WILD_BLOCK]
+        draws = demean(resid[:, None] * block[:, clusters].T, fe.astype(np.int64), w)
+        exceed += int((wald(fitted[:, None] + draws) >= observed).sum())
     q = len(idx)
     return observed / q, q, (1 + exceed) / (reps + 1)
 
 
 # --- the designs -----------------------------------------------------------------------------
+
+# columns the timing designs read besides the outcome, the fixed effects and the cluster: keys,
+# dates, intensity and every column a sample filter of models/design.py reads
+_TIMING_COLUMNS = ("judge_id", "court_id", "quarter", "decision_date", "in_window", "post_policy",
+                   "pre_policy_gap", "in_absentia", "asylum_application", "appealed", "remanded",
+                   "quota_shortfall")
+
+
+def _narrow(frame: AnalysisFrame, config: AuditConfig, spec: AnalysisSpec,
+            opts: _Options) -> AnalysisFrame:
+    """The frame with only the columns this design reads: each sample and refit then copies
+    a few columns, not the whole table (at national size the copies cost more than the fits)."""
+    fes = [p for fe in (*opts.fixed_effects, *opts.extra_fixed_effects) for p in fe.split("^")]
+    wanted = dict.fromkeys([*_TIMING_COLUMNS, spec.outcome, config.inference.cluster, *fes])
+    return dataclasses.replace(frame, data=frame.data[[c for c in wanted if c in frame.data.columns]])
+
 
 def _base_sample(frame: AnalysisFrame, config: AuditConfig, opts: _Options,
                  gap: pd.Series) -> _Sample:
@@ -353,6 +380,58 @@ def _did(sample: _Sample, spec: AnalysisSpec, opts: _Options, name: str,
     return _fit(sample, _spec(spec, opts, [f"post_policy:{opts.intensity}"]), name, config)
 
 
+def _event_sample(frame: AnalysisFrame, config: AuditConfig,
+                  opts: _Options) -> tuple[pd.Series, _Sample, np.ndarray, list[str]]:
+    """The event study's intensity, sample (with event-quarter indicators), quarters and terms."""
+    first, last, ref = opts.first_quarter, opts.last_quarter, opts.reference_quarter
+    gap = _gap(frame, config, tuple(config.features.intensity_window))
+    sample = _base_sample(frame, config, opts, gap)
+    data = sample.data.copy()
+    k = event_quarter(data["decision_date"], config.policy.start, first=first, last=last)
+    for q in range(first, last + 1):
+        data[f"event_time[{q}]"] = (k == q).astype(float)
+    terms = event_terms(opts.intensity, first=first, last=last, reference=ref)
+    return gap, _Sample(data, sample.excluded), k, terms
+
+
+def _did_sample(frame: AnalysisFrame, config: AuditConfig, spec: AnalysisSpec,
+                opts: _Options) -> tuple[_Sample, dict[str, Any]]:
+    """The difference-in-differences variant's sample and what the variant changed."""
+    gap = _gap(frame, config, tuple(config.features.intensity_window))
+    sample = _base_sample(frame, config, opts, gap)
+    variant: dict[str, Any] = {}
+    if opts.end is not None:
+        end = _date(opts.end, "end")
+        sample = sample.keep(day_number(sample.data["decision_date"]) < to_day(end),
+                             f"decided on or after {end}")
+        variant["end"] = end.isoformat()
+    if opts.hiring_class is not None:
+        h0, h1 = (_date(d, "hiring_class") for d in opts.hiring_class)
+        courts = _hiring_class_courts(frame, h0, h1)
+        sample = sample.keep(~sample.data["court_id"].astype(str).isin(courts).to_numpy(),
+                             f"court with a judge first completing cases {h0} to {h1}")
+        variant["hiring_class"] = [h0.isoformat(), h1.isoformat()]
+        variant["courts_left_out"] = sorted(courts)
+    return sample, variant
+
+
+def primary_designs(frame: AnalysisFrame, config: AuditConfig, name: str) -> list[tuple[str, Design]]:
+    """The regressions an analysis estimates for its point estimates (an event study and its
+    difference-in-differences, or one difference-in-differences variant), without the
+    falsification refits: what a reader would fit to reproduce them (benchmarks/bench_audit.py)."""
+    spec = config.analyses[name]
+    opts = _options(name, spec, EVENT_STUDY_OPTIONS if spec.kind == "event_study" else DID_OPTIONS)
+    frame = _narrow(frame, config, spec, opts)
+    did_spec = _spec(spec, opts, [f"post_policy:{opts.intensity}"])
+    cluster = config.inference.cluster
+    if spec.kind == "event_study":
+        _, sample, _, terms = _event_sample(frame, config, opts)
+        return [(name, build_design(sample.data, _spec(spec, opts, terms), cluster=cluster)),
+                (f"{name}.did", build_design(sample.data, did_spec, cluster=cluster))]
+    sample, _ = _did_sample(frame, config, spec, opts)
+    return [(name, build_design(sample.data, did_spec, cluster=cluster))]
+
+
 @register_analysis("event_study")
 def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
                 spec: AnalysisSpec) -> AnalysisOutput:
@@ -360,19 +439,13 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
     opts = _options(name, spec, EVENT_STUDY_OPTIONS)
     if spec.outcome not in frame.data.columns:
         raise NotEstimable(spec.outcome, f"analysis {name}")
+    frame = _narrow(frame, config, spec, opts)
     level, alpha = config.inference.interval_level, config.inference.alpha
     scale, factor = scale_of(_spec(spec, opts, []))
     first, last, ref = opts.first_quarter, opts.last_quarter, opts.reference_quarter
     intensity = opts.intensity
 
-    gap = _gap(frame, config, tuple(config.features.intensity_window))
-    sample = _base_sample(frame, config, opts, gap)
-    data = sample.data.copy()
-    k = event_quarter(data["decision_date"], config.policy.start, first=first, last=last)
-    for q in range(first, last + 1):
-        data[f"event_time[{q}]"] = (k == q).astype(float)
-    sample = _Sample(data, sample.excluded)
-    terms = event_terms(intensity, first=first, last=last, reference=ref)
+    gap, sample, k, terms = _event_sample(frame, config, opts)
 
     try:
         es = _fit(sample, _spec(spec, opts, terms), name, config)
@@ -608,23 +681,10 @@ def difference_in_differences(frame: AnalysisFrame, config: AuditConfig, name: s
     opts = _options(name, spec, DID_OPTIONS)
     if spec.outcome not in frame.data.columns:
         raise NotEstimable(spec.outcome, f"analysis {name}")
+    frame = _narrow(frame, config, spec, opts)
     level = config.inference.interval_level
     scale, factor = scale_of(_spec(spec, opts, []))
-    gap = _gap(frame, config, tuple(config.features.intensity_window))
-    sample = _base_sample(frame, config, opts, gap)
-    variant: dict[str, Any] = {}
-    if opts.end is not None:
-        end = _date(opts.end, "end")
-        sample = sample.keep(day_number(sample.data["decision_date"]) < to_day(end),
-                             f"decided on or after {end}")
-        variant["end"] = end.isoformat()
-    if opts.hiring_class is not None:
-        h0, h1 = (_date(d, "hiring_class") for d in opts.hiring_class)
-        courts = _hiring_class_courts(frame, h0, h1)
-        sample = sample.keep(~sample.data["court_id"].astype(str).isin(courts).to_numpy(),
-                             f"court with a judge first completing cases {h0} to {h1}")
-        variant["hiring_class"] = [h0.isoformat(), h1.isoformat()]
-        variant["courts_left_out"] = sorted(courts)
+    sample, variant = _did_sample(frame, config, spec, opts)
     if len(sample.data) == 0:
         raise NotEstimable(spec.outcome, f"analysis {name}: no decisions left ({sample.excluded})")
     try:
