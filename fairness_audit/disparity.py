@@ -154,11 +154,23 @@ def group_metrics(y: np.ndarray, groups: pd.Series) -> pd.DataFrame:
     with the number of decisions (MetricFrame on row-level data takes about a second per
     100,000 rows, too slow for hundreds of tables at national size).
     """
-    agg = pd.DataFrame({"group": groups.to_numpy(), "y": y}).value_counts(sort=False).reset_index()
+    codes, uniques = pd.factorize(groups)
+    return _metric_frame(y, codes, np.asarray(uniques, dtype=object), groups.name)
+
+
+def _metric_frame(y: np.ndarray, codes: np.ndarray, uniques: np.ndarray, name: Any) -> pd.DataFrame:
+    """``group_metrics`` from integer group codes: the (group, outcome value) counts come from
+    bincounts, so no label is hashed per row."""
+    parts = []
+    for value in np.unique(y):
+        count = np.bincount(codes[y == value], minlength=len(uniques))
+        present = np.flatnonzero(count)
+        parts.append(pd.DataFrame({"group": uniques[present], "y": value, "count": count[present]}))
+    agg = pd.concat(parts, ignore_index=True)
     weights = agg["count"].to_numpy(dtype=float)
     mf = MetricFrame(metrics={"value": selection_rate, "n": _weighted_count},
                      y_true=agg["y"].to_numpy(), y_pred=agg["y"].to_numpy(),
-                     sensitive_features=agg["group"].rename(groups.name),
+                     sensitive_features=agg["group"].rename(name),
                      sample_params={"value": {"sample_weight": weights},
                                     "n": {"sample_weight": weights}})
     by = mf.by_group
@@ -166,10 +178,17 @@ def group_metrics(y: np.ndarray, groups: pd.Series) -> pd.DataFrame:
     return by
 
 
+def label_codes(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a dimension's labels (-1 for null) and the labels they stand for."""
+    codes, uniques = pd.factorize(labels)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def group_table(data: pd.DataFrame, *, outcome: str, dimension: str | tuple[str, ...],
                 reference: str | None, cluster: str, level: float, boot: JudgeBootstrap,
                 continuous: bool = False, labels: pd.Series | None = None,
-                judge_codes: np.ndarray | None = None) -> pd.DataFrame:
+                judge_codes: np.ndarray | None = None,
+                codes: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Rates (or means) of ``outcome`` by group with bootstrap intervals and gaps to the reference.
 
     Parameters
@@ -179,27 +198,32 @@ def group_table(data: pd.DataFrame, *, outcome: str, dimension: str | tuple[str,
     dimension : a column, or a tuple of columns for an intersection.
     reference : the reference group, or None for the largest group.
     boot : the judge-resampling index shared by all tables.
+    labels, judge_codes, codes : the dimension's labels, the judges' bootstrap codes and
+        ``label_codes(labels)`` of these rows, when the caller has them (one table per outcome
+        shares them).
 
     Returns
     -------
     One row per group: group, reference, n, value, ci_low, ci_high, difference (+ interval),
     ratio, p_value, n_judges (and median, median_ci_low, median_ci_high when continuous).
     """
-    if labels is None:
-        labels = dimension_labels(data, dimension)
+    if codes is None:
+        codes = label_codes(dimension_labels(data, dimension) if labels is None else labels)
+    all_codes, uniques = codes
     y_all = data[outcome].to_numpy(dtype=float, na_value=np.nan)
-    keep = labels.notna().to_numpy() & ~np.isnan(y_all)
-    groups = pd.Series(labels.to_numpy()[keep], name=dimension_name(dimension))
-    y = y_all[keep]
+    keep = (all_codes >= 0) & ~np.isnan(y_all)
+    code, y = all_codes[keep], y_all[keep]
     if continuous:
-        by = pd.DataFrame({"y": y, "g": groups.to_numpy()}).groupby("g", sort=True)["y"].agg(
+        by = pd.DataFrame({"y": y, "g": uniques[code]}).groupby("g", sort=True)["y"].agg(
             value="mean", n="size", median="median")
     else:
-        by = group_metrics(y, groups)
-    order = list(pd.unique(groups))
+        by = _metric_frame(y, code, uniques, dimension_name(dimension))
+    order = list(uniques[pd.unique(code)])  # first seen first
     reference = choose_reference(by["n"], order, reference)
     names = list(by.index)
-    gcode = pd.Index(names).get_indexer(groups)
+    position = np.full(len(uniques), -1)
+    position[pd.Index(uniques).get_indexer(names)] = np.arange(len(names))
+    gcode = position[code]
     jcode = (judge_codes if judge_codes is not None else boot.codes(data[cluster]))[keep]
     n_j, n_g = len(boot.judges), len(names)
     sums = _bincount2(jcode, gcode, n_j, n_g, y)
@@ -408,13 +432,6 @@ def _fe_k(fe: np.ndarray, clusters: np.ndarray) -> int:
     return k - (fe.shape[1] - 1)
 
 
-def _cluster_sums(clusters: np.ndarray, m: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Column sums of ``m`` within each cluster, (G, k): a bincount per column, several times
-    faster than a sparse indicator product on millions of rows."""
-    return np.stack([np.bincount(clusters, weights=col, minlength=n_clusters)
-                     for col in np.ascontiguousarray(m.T)], axis=1)
-
-
 @dataclass(frozen=True)
 class AdjustedFit:
     """One period x dimension x outcome: group coefficients and their decomposition."""
@@ -428,7 +445,8 @@ class AdjustedFit:
 
 def adjusted_gaps(data: pd.DataFrame, *, outcomes: list[str], dimension: str | tuple[str, ...],
                   labels: pd.Series, reference: str, shown: set[str],
-                  config: AuditConfig) -> dict[str, AdjustedFit]:
+                  config: AuditConfig,
+                  codes: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, AdjustedFit]:
     """Linear-probability adjusted gaps of every group to ``reference``, with decomposition.
 
     ``outcome ~ group indicators + controls | fixed effects`` on one period's rows (one fit per
@@ -444,17 +462,24 @@ def adjusted_gaps(data: pd.DataFrame, *, outcomes: list[str], dimension: str | t
     fes = tuple(f for f in config.fixed_effects if f not in related and f in data.columns)
     cluster = config.inference.cluster
     need = [*outcomes, *controls, *fes, cluster]
-    keep = (labels.notna() & data[need].notna().all(axis=1)).to_numpy()
+    all_codes, all_uniques = label_codes(labels) if codes is None else codes
+    keep = (all_codes >= 0) & data[need].notna().all(axis=1).to_numpy()
     rows = data[keep]
-    groups = labels.to_numpy()[keep].astype(str)
-    if len(rows) < 10 or reference not in set(groups) or rows[cluster].nunique() < 2:
+    codes, present = pd.factorize(all_codes[keep])
+    uniques = np.asarray([str(g) for g in all_uniques[present]], dtype=object)
+    if len(rows) < 10 or reference not in set(uniques) or rows[cluster].nunique() < 2:
         return {}  # (with one judge no clustered covariance exists)
-    codes, uniques = pd.factorize(groups)
     sizes = np.bincount(codes, minlength=len(uniques))
     ref_code = int(np.flatnonzero(uniques == reference)[0])
     others = [k for k in np.argsort(-sizes, kind="stable") if k != ref_code]
     kept = others[: config.disparities.adjusted_max_groups]
     pooled = others[config.disparities.adjusted_max_groups:]
+    # rows in judge order: each judge's scores are then a sum over one block of rows
+    clusters = pd.factorize(rows[cluster])[0]
+    order = np.argsort(clusters, kind="stable")
+    rows, codes, clusters = rows.iloc[order], codes[order], clusters[order]
+    clusters = pd.factorize(clusters)[0]
+    starts = np.flatnonzero(np.r_[True, np.diff(clusters) != 0])
     n_obs, n_dummies = len(rows), len(kept) + (1 if pooled else 0)
     # one matrix [outcomes | group indicators | controls], filled in place (no stacked copies)
     n_out, n_ctrl = len(outcomes), len(controls)
@@ -468,12 +493,11 @@ def adjusted_gaps(data: pd.DataFrame, *, outcomes: list[str], dimension: str | t
     both[np.flatnonzero(has_column), n_out + column_of_code[codes][has_column]] = 1.0
     if controls:
         both[:, n_out + n_dummies:] = rows[list(controls)].astype(float).to_numpy()
-    ys = both[:, :n_out].copy()
-    x = both[:, n_out:].copy()
+    raw = both  # the demeaned copy is a new array: raw keeps the values as they are
+    ys, x = raw[:, :n_out], raw[:, n_out:]
     xc = x[:, n_dummies:]
     fe = np.column_stack([pd.factorize(rows[f])[0] for f in fes]) if fes \
         else np.zeros((len(rows), 0), dtype=int)
-    clusters = pd.factorize(rows[cluster])[0]
     n_clusters = int(clusters.max()) + 1
     both = _demean(both, fe)
     yts, xt = both[:, : len(outcomes)], both[:, len(outcomes):]
@@ -491,18 +515,24 @@ def adjusted_gaps(data: pd.DataFrame, *, outcomes: list[str], dimension: str | t
     counts = _bincount2(clusters, codes, n_clusters, n_groups, None)
     xc_means = np.column_stack([np.bincount(codes, weights=xc[:, i], minlength=n_groups) / n_g
                                 for i in range(xc.shape[1])]) if controls else None
+    # every outcome at once: one pass over the demeaned matrix for the coefficients, one for
+    # the fitted values, and each judge's scores X_g' e_g from the judge's block of rows
+    betas = xtx_inv @ (xt_u.T @ yts)  # (k, outcomes)
+    fitted_all = xt_u @ betas
+    fe_fitted = x_u @ betas
+    ends = np.r_[starts[1:], n_obs]
+    resid_all = yts - fitted_all
+    scores_all = np.stack([xt_u[a:b].T @ resid_all[a:b] for a, b in zip(starts, ends, strict=True)])
     fits: dict[str, AdjustedFit] = {}
     for o, outcome in enumerate(outcomes):
         y, yt = ys[:, o], yts[:, o]
-        beta_u = xtx_inv @ (xt_u.T @ yt)
-        fitted = xt_u @ beta_u
-        resid = yt - fitted
-        scores = _cluster_sums(clusters, xt_u * resid[:, None], n_clusters)  # (G, k) per judge
+        beta_u, fitted = betas[:, o], fitted_all[:, o]
+        scores = scores_all[:, :, o]  # (G, k) per judge
         cov_u = ssc * xtx_inv @ (scores.T @ scores) @ xtx_inv
         coef_inf = scores @ xtx_inv  # per-judge influence on the coefficients
         beta = np.full(x.shape[1], np.nan)
         beta[usable] = beta_u
-        fe_part = (y - yt) - (x_u @ beta_u - fitted)  # each row's fitted fixed effects
+        fe_part = (y - yt) - (fe_fitted[:, o] - fitted)  # each row's fitted fixed effects
         fe_means = np.bincount(codes, weights=fe_part, minlength=n_groups) / n_g
         sums = _bincount2(clusters, codes, n_clusters, n_groups, y)
         means = sums.sum(axis=0) / n_g
@@ -574,19 +604,20 @@ def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]
         if part.empty:
             continue
         labels = {dimension_name(d): dimension_labels(part, d) for d in dims}
+        codes = {name: label_codes(values) for name, values in labels.items()}
         judge_codes = boot.codes(part[cluster])
         tables: dict[tuple[str, str], pd.DataFrame] = {}
         for outcome, continuous in outcomes:
             for dim in dims:
                 name = dimension_name(dim)
-                if labels[name].notna().sum() == 0 or part[outcome].notna().sum() == 0:
+                if (codes[name][0] < 0).all() or part[outcome].notna().sum() == 0:
                     continue
                 tables[(outcome, name)] = group_table(
                     part, outcome=outcome, dimension=dim, reference=cfg.reference.get(name),
                     cluster=cluster, level=level, boot=boot, continuous=continuous,
-                    labels=labels[name], judge_codes=judge_codes)
+                    labels=labels[name], judge_codes=judge_codes, codes=codes[name])
         hidden = _hidden_cells(tables, intersections, cfg.min_cell)
-        fits = _adjusted_fits(part, tables, labels, hidden, dims, config) if cfg.adjusted else {}
+        fits = _adjusted_fits(part, tables, labels, hidden, dims, config, codes) if cfg.adjusted else {}
         for (outcome, name), table in tables.items():
             rows.extend(_rows_of(table, outcome=outcome, name=name, period=period, hidden=hidden,
                                  continuous=outcome in cfg.continuous,
@@ -611,7 +642,8 @@ def _hidden_cells(tables, intersections, min_cell) -> set[tuple[str, str]]:
     return {cells.keys[i] for i in np.flatnonzero(hide)}
 
 
-def _adjusted_fits(part, tables, labels, hidden, dims, config) -> dict[tuple[str, str], AdjustedFit]:
+def _adjusted_fits(part, tables, labels, hidden, dims, config,
+                   codes=None) -> dict[tuple[str, str], AdjustedFit]:
     """Adjusted gaps for every table whose reference is shown; outcomes missing on the same rows
     and sharing a reference are fitted together (one sweep of the fixed effects)."""
     fits: dict[tuple[str, str], AdjustedFit] = {}
@@ -630,7 +662,8 @@ def _adjusted_fits(part, tables, labels, hidden, dims, config) -> dict[tuple[str
         for (reference, _mask), outcomes in batches.items():
             for outcome, fit in adjusted_gaps(part, outcomes=outcomes, dimension=dim,
                                               labels=labels[name], reference=reference, shown=shown,
-                                              config=config).items():
+                                              config=config,
+                                              codes=None if codes is None else codes[name]).items():
                 fits[(outcome, name)] = fit
     return fits
 

@@ -26,6 +26,7 @@ Definitions (defaults; each a config option):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -69,6 +70,18 @@ class Workload:
     day: np.ndarray  # int64 day numbers
     source: str  # "judge_completions file" | "decisions table"
     kinds: str  # "merits" | "all"
+
+    @functools.cached_property
+    def first_day(self) -> pd.Series:
+        """Each judge's first counted completion (day number); computed once, since every
+        timing design asks for it (a group-by over millions of completions at national size)."""
+        return pd.Series(self.day).groupby(self.judge).min()
+
+    @functools.cached_property
+    def gaps(self) -> dict[tuple, pd.Series]:
+        """pre_policy_gap by its arguments: the placebo designs of every event study ask for
+        the same few intensity windows."""
+        return {}
 
 
 def workload_from(decisions: pd.DataFrame, workload: pd.DataFrame | None,
@@ -142,6 +155,15 @@ def quota_shortfall(judge: np.ndarray, day: np.ndarray, work: Workload, *, targe
 def pre_policy_gap(work: Workload, *, years: tuple[int, int], target: int,
                    covered_from: int, slack_days: int = COMPLETE_YEAR_SLACK_DAYS) -> pd.Series:
     """Per judge: shortfall of mean completions per complete fiscal year from the target."""
+    key = (tuple(years), target, covered_from, slack_days)
+    if key not in work.gaps:
+        work.gaps[key] = _pre_policy_gap(work, years=years, target=target,
+                                         covered_from=covered_from, slack_days=slack_days)
+    return work.gaps[key].copy()
+
+
+def _pre_policy_gap(work: Workload, *, years: tuple[int, int], target: int,
+                    covered_from: int, slack_days: int) -> pd.Series:
     if len(work.day) == 0:
         return pd.Series(dtype="float64")
     frame = pd.DataFrame({"judge": work.judge, "day": work.day, "fy": fiscal_year_of_day(work.day)})
@@ -165,7 +187,7 @@ def joined_on_or_after(work: Workload, day: int) -> set[str]:
     """Judges whose first counted completion is on or after ``day`` (e.g. hired after the policy)."""
     if len(work.day) == 0:
         return set()
-    first = pd.Series(work.day).groupby(work.judge).min()
+    first = work.first_day
     return set(first.index[first.to_numpy() >= day].astype(str))
 
 

@@ -7,7 +7,10 @@ DuckDB that tracemalloc cannot see. On Linux the peak is reset at the start of e
 (writing 5 to /proc/self/clear_refs), so each stage's peak is its own; where that is not
 possible the peak is the process's peak so far and the log says so.
 
-Stages nest (``fit H2`` inside ``models``): each record has its parent's name. Recording is off
+The peak of the whole process is the largest peak the log has seen (resetting the peak also
+resets the maximum that ``getrusage`` reports, so that no longer tells the process's peak).
+
+Stages nest (``model H2`` inside ``hypotheses``): each record has its parent's name. Recording is off
 unless a log is opened with :func:`recording`; :func:`stage` is then a cheap no-op.
 """
 
@@ -49,6 +52,9 @@ class StageLog:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
         self._open: list[dict[str, Any]] = []
+        # resetting the peak also resets what getrusage reports as the process's maximum, so
+        # the log keeps the largest peak it has seen itself
+        self._largest_kb = 0
         self.peak_is_per_stage = _reset_peak()
         self._started = time.perf_counter()
 
@@ -72,16 +78,18 @@ class StageLog:
     def _close_peak(self) -> None:
         """Fold the peak since the last reset into every open stage, then reset it."""
         peak = _status_kb("VmHWM") or 0
+        self._largest_kb = max(self._largest_kb, peak)
         for record in self._open:
             record["_peak_kb"] = max(record["_peak_kb"], peak)
         if self.peak_is_per_stage:
             _reset_peak()
 
     def to_dict(self) -> dict[str, Any]:
+        largest = max(self._largest_kb, _status_kb("VmHWM") or 0)
         return {"stages": self.records,
                 "total_seconds": round(time.perf_counter() - self._started, 3),
                 "peak_is_per_stage": self.peak_is_per_stage,
-                "process_peak_gb": round((_status_kb("VmHWM") or 0) / 1024**2, 3)}
+                "process_peak_gb": round(largest / 1024**2, 3)}
 
     def write(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")

@@ -198,8 +198,11 @@ def _intensity_sample(frame: AnalysisFrame, config: AuditConfig, data: pd.DataFr
     """Attach the intensity (gap per judge, or below target = gap > 0) and leave out judges
     without one, separating judges who joined on or after the policy date."""
     data = data.copy()
-    judge = data["judge_id"].astype(str)
-    value = judge.map(gap).astype("float64")
+    # one lookup per judge, not per decision (Series.map hashes every row's string)
+    codes, judges = pd.factorize(data["judge_id"])
+    judges = pd.Index(judges.astype(str))
+    value = pd.Series(gap.reindex(judges).to_numpy(dtype="float64")[codes], index=data.index)
+    value[codes < 0] = np.nan
     data["pre_policy_gap"] = value
     data["below_target"] = np.where(value.isna(), np.nan, (value > 0).astype(float))
     if intensity not in data:
@@ -208,7 +211,7 @@ def _intensity_sample(frame: AnalysisFrame, config: AuditConfig, data: pd.DataFr
     if frame.workload is not None:
         late = joined_on_or_after(frame.workload, to_day(config.policy.start))
     missing = value.isna().to_numpy()
-    is_late = judge.isin(late).to_numpy()
+    is_late = np.asarray(judges.isin(late))[codes] & (codes >= 0)
     excluded = {}
     for n, reason in ((int((missing & is_late).sum()), "judge whose first completion is on or after "
                        "the policy date (no pre-policy workload)"),
@@ -705,7 +708,7 @@ def _hiring_class_courts(frame: AnalysisFrame, start: dt.date, end: dt.date) -> 
     """Courts where a judge's first counted completion (the workload's, else the first
     decision) falls in [start, end]: the courts a hiring class joined."""
     if frame.workload is not None and len(frame.workload.day):
-        first = pd.Series(frame.workload.day).groupby(frame.workload.judge).min()
+        first = frame.workload.first_day
     else:
         data = frame.data[frame.data["decision_date"].notna()]
         first = pd.Series(day_number(data["decision_date"])).groupby(

@@ -165,14 +165,19 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
         fe_cols.append(fe_name(fe))
     if cluster not in columns:
         columns[cluster] = rows[cluster].astype("string")
-    data = pd.DataFrame(columns)
+    # without copying or consolidating the columns (copy-on-write keeps them apart from the
+    # frame's), and one filter for every missing value, counted column by column in order
+    data = pd.DataFrame(columns, copy=False)
+    complete = np.ones(len(data), dtype=bool)
     for col in list(data.columns):
-        missing = data[col].isna()
+        missing = data[col].isna().to_numpy() & complete
         n = int(missing.sum())
         if n:
             label = term_for(str(col)) if col != y_col else col
             excluded[f"missing {label}"] = excluded.get(f"missing {label}", 0) + n
-            data = data.loc[~missing]
+            complete &= ~missing
+    if not complete.all():
+        data = data.loc[complete]
     if len(data) == 0:
         first_missing = next((k for k in excluded if k.startswith("missing ")), None)
         raise NotEstimable(first_missing[len("missing "):] if first_missing else y_col,
