@@ -172,24 +172,68 @@ def markdown(result: dict) -> str:
     lines += ["", "The plan's fits (the baseline):", "", "| fit | family | rows | seconds |",
               "|---|---|---|---|"]
     lines += [f"| {r['fit']} | {r['family']} | {r['rows']:,} | {r['seconds']:.1f} |" for r in f["fits"]]
+    lines += ["", "Against the targets:", "", verdict(result).rstrip("\n")]
     m = result["machine"]
     lines += ["", f"Machine: {m['cpus']} cores, {m['memory_gb']:.0f} GB, Python {m['python']}, "
               f"run {result['date']}. Command: `{result['command']}`."]
     return "\n".join(lines) + "\n"
 
 
+TARGETS = {"minutes": 10.0, "peak_gb": 12.0, "ratio": 1.5}
+
+
+def verdict(result: dict) -> str:
+    """The run against the targets, one line each (rendered into the README and the docs)."""
+    a, f = result["audit"], result["fits"]
+    top = {s["stage"]: s for s in a["stages"]["stages"] if s["parent"] is None}
+    minutes, ratio = a["seconds"] / 60, a["seconds"] / f["sum_seconds"]
+    heaviest = max(top.values(), key=lambda s: s["peak_gb"])
+    rest = a["seconds"] - f["sum_seconds"]
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    return "\n".join([
+        f"- at most {TARGETS['minutes']:.0f} minutes: {met(minutes <= TARGETS['minutes'])} "
+        f"({minutes:.1f} min);",
+        f"- at most {TARGETS['peak_gb']:.0f} GB: {met(a['peak_gb'] <= TARGETS['peak_gb'])} "
+        f"({a['peak_gb']:.1f} GB, in the stage '{heaviest['stage']}');",
+        f"- at most {TARGETS['ratio']} times the plan's own fits: {met(ratio <= TARGETS['ratio'])} "
+        f"(ratio {ratio:.2f}: the fits take {f['sum_seconds']:.0f} s, everything else "
+        f"{rest:.0f} s, of which the disparity tables "
+        f"{top.get('disparities', {}).get('seconds', 0):.0f} s).",
+    ]) + "\n"
+
+
 def readme_rows(result: dict) -> str:
-    """The README's performance row for the whole audit (a test checks the README holds it)."""
+    """The README's table for the whole audit (a test checks the README holds it)."""
     t, a, f = result["table"], result["audit"], result["fits"]
     stages = {s["stage"]: s for s in a["stages"]["stages"] if s["parent"] is None}
     split = ", ".join(f"{name} {stages[name]['seconds']:.0f} s" for name in
                       ("read", "features", "hypotheses", "disparities", "report") if name in stages)
-    return (f"| the whole audit (`python benchmarks/bench_audit.py`) | {t['decisions']:,} decisions "
+    return ("| stage | size | time | peak memory | target |\n|---|---|---|---|---|\n"
+            f"| the whole audit (`python benchmarks/bench_audit.py`) | {t['decisions']:,} decisions "
             f"({t['in_window']:,} in the window), {t['judges']} judges, {t['courts']} courts, "
             f"{t['nationalities']} nationalities, {t['fiscal_years']}, with the workload file | "
             f"{a['seconds'] / 60:.1f} min ({split}); the plan's own fits "
             f"{f['sum_seconds']:.0f} s, ratio {a['seconds'] / f['sum_seconds']:.2f} | "
-            f"{a['peak_gb']:.1f} GB | 10 min, 12 GB, 1.5x the fits |")
+            f"{a['peak_gb']:.1f} GB | 10 min, 12 GB, 1.5x the fits |\n\nAgainst the targets:\n\n"
+            + verdict(result))
+
+
+DOCS_BEGIN, DOCS_END = "<!-- bench_audit:begin -->", "<!-- bench_audit:end -->"
+
+
+def _replace_block(path: Path, block: str) -> None:
+    head, rest = path.read_text().split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    path.write_text(f"{head}{DOCS_BEGIN}\n{block}{DOCS_END}{tail}")
+
+
+def write_docs(result: dict, root: Path = HERE.parent) -> None:
+    """Put this run's tables into docs/performance.md and the README, between their markers."""
+    _replace_block(root / "docs" / "performance.md", markdown(result))
+    _replace_block(root / "README.md", readme_rows(result))
 
 
 def _ordered(stages: list[dict]) -> list[dict]:
@@ -246,7 +290,7 @@ def main() -> None:
     fits = {"fits": [], "sum_seconds": float("nan")} if args.skip_fits else run_fits(table, out)
     result = {
         "date": time.strftime("%Y-%m-%d"), "table": info, "audit": audit, "fits": fits,
-        "command": "python benchmarks/bench_audit.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python benchmarks/bench_audit.py", *sys.argv[1:]]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "memory_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3},
     }
@@ -257,6 +301,8 @@ def main() -> None:
     stem = args.results / ("bench_audit" if same else f"bench_audit_{name}")
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))
+    if same and not args.skip_fits:
+        write_docs(result)
     print(markdown(result))
 
 
