@@ -36,6 +36,7 @@ alpha + 2.33 sqrt(alpha (1 - alpha) / R).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import gzip
@@ -50,8 +51,26 @@ from pathlib import Path
 from typing import Any
 
 # one thread per worker process: the workers share the machine's cores
-for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+_THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_thread_per_worker():
+    """Workers spawned inside this block start with one thread each (unless the user set the
+    variables); the calling process's environment is restored after, so that nothing else it
+    starts inherits the setting (importing this module used to change it for good)."""
+    saved = {v: os.environ.get(v) for v in _THREAD_VARIABLES}
+    for v in _THREAD_VARIABLES:
+        os.environ.setdefault(v, "1")
+    try:
+        yield
+    finally:
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
 
 DESIGNS = ("planted", "null", "no_spread", "anticipation")
 SEED_BASE = {"planted": 1_000_000, "null": 2_000_000, "no_spread": 3_000_000,
@@ -244,7 +263,7 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
         if new_file:
             writer.writeheader()
         ctx = mp.get_context("spawn")
-        with ctx.Pool(workers) as pool:
+        with _one_thread_per_worker(), ctx.Pool(workers) as pool:
             for k, rows in enumerate(pool.imap_unordered(run_replicate, specs), 1):
                 writer.writerows(rows)
                 fh.flush()
