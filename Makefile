@@ -26,6 +26,7 @@ slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_audit.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check fairness_audit tests benchmarks

@@ -156,14 +156,18 @@ def audit(
     """
     from fairness_audit.audit import run_audit
     from fairness_audit.config import load_config
+    from fairness_audit.outputs import check_output_folder, writing
     from fairness_audit.report.render import findings_lines
     from fairness_audit.stages import recording
 
     plan = load_config(config)
+    if profile is not None:  # before the work: an unusable path is one line, not a lost run
+        check_output_folder(profile.parent.resolve(), f"--profile {profile}")
     with recording() as stages:
         results = run_audit(file, plan, out, progress=say)
     if profile is not None:
-        stages.write(profile)
+        with writing(profile):
+            stages.write(profile)
     typer.echo(f"wrote {out}/report.html, {out}/report.md and {out}/results.json")
     for line in findings_lines(results):
         typer.echo(f"  {line}")
