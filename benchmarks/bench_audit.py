@@ -35,7 +35,6 @@ import dataclasses
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -72,10 +71,6 @@ def build_table(path: Path, *, courts: int, judges_per_court: int, first_fy: int
     return {"decisions": int(len(decisions)), "judges": courts * judges_per_court, "pace_mean": pace_mean,
             "courts": courts, "nationalities": int(decisions["nationality"].nunique()),
             "fiscal_years": f"FY{first_fy}-FY{last_fy}", "seconds_to_simulate": time.perf_counter() - start}
-
-
-def _child_peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
 
 
 def run_audit(table: Path, out: Path) -> dict:
@@ -135,14 +130,12 @@ json.dump(rows, open(sys.argv[2], "w"), indent=1)
 
 def run_fits(table: Path, out: Path) -> dict:
     """One point-estimate fit per plan model and analysis regression, in a fresh process."""
-    before = _child_peak_gb()
     rows_path = out.parent / f"{out.name}.fits.json"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", FITS_SCRIPT, str(table), str(rows_path)], check=True)
     wall = time.perf_counter() - start
     rows = json.loads(rows_path.read_text())
-    return {"fits": rows, "sum_seconds": sum(r["seconds"] for r in rows), "wall_seconds": wall,
-            "peak_gb_so_far": max(before, _child_peak_gb())}
+    return {"fits": rows, "sum_seconds": sum(r["seconds"] for r in rows), "wall_seconds": wall}
 
 
 def markdown(result: dict) -> str:

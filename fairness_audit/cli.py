@@ -6,15 +6,13 @@ user mistake (``AuditError``) becomes one line on stderr and exit code 1, never 
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from fairness_audit.errors import AuditError, ValidationFailed
+from fairness_audit.command_errors import DEBUG_ENV, say, set_debug, user_errors
 from fairness_audit.ingest.commands import app as ingest_app
 
 app = typer.Typer(
@@ -27,15 +25,6 @@ app = typer.Typer(
 )
 
 
-DEBUG_ENV = "FAIRNESS_AUDIT_DEBUG"
-# set for each run by the app's --debug option (or FAIRNESS_AUDIT_DEBUG=1)
-_debug = False
-
-
-def say(message: str) -> None:
-    typer.echo(message, err=True)
-
-
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option(
@@ -44,32 +33,7 @@ def _options(
              "a bug report); also set by FAIRNESS_AUDIT_DEBUG=1. Unexpected errors always show "
              "their traceback.")] = False,
 ) -> None:
-    global _debug
-    _debug = debug
-
-
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors caused by the input into one line and exit code 1 (with --debug,
-    let them through with their traceback). Any other exception is a bug and is never caught."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except AuditError as exc:
-            if _debug:
-                raise
-            if isinstance(exc, ValidationFailed):
-                what = ("judge-workload file" if exc.path.endswith(".judge_completions.parquet")
-                        else "decisions table")
-                say(f"error: {exc.path}: the {what} breaks the contract:")
-                for line in exc.problems:
-                    say(f"  - {line}")
-            else:
-                say(f"error: {exc}")
-            raise typer.Exit(1) from None
-
-    return wrapper
+    set_debug(debug)
 
 
 @app.command()

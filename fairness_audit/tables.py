@@ -26,9 +26,8 @@ import pyarrow.parquet as pq
 
 from fairness_audit.checkpoints import checkpoint
 from fairness_audit.errors import OutputError, TableError
-from fairness_audit.outputs import (  # noqa: F401  (default_mode: importable from here as before)
+from fairness_audit.outputs import (
     check_output_folder,
-    default_mode,
     make_staging,
     publish,
     remove_stale_staging,
@@ -103,27 +102,18 @@ def _to_arrow(frame: pd.DataFrame, metadata: dict[str, Any] | None) -> pa.Table:
     return table
 
 
-def _write_through_temporary(path: Path, write) -> None:
-    """Write ``path`` by calling ``write(tmp)`` on a temporary sibling, then move it into place,
-    so a reader never sees half a file; the temporary file goes if writing fails."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file through a temporary sibling, so a reader never sees half a file; the
+    temporary file goes if writing fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
-        write(tmp)
+        Path(tmp).write_bytes(data)
         publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file through a temporary sibling, so a reader never sees half a file."""
-    _write_through_temporary(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None = None) -> None:
-    _write_through_temporary(path, lambda tmp: pq.write_table(_to_arrow(frame, metadata), tmp))
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -108,7 +108,7 @@ def test_extract_without_dates_reports_not_estimable(tmp_path):
 def test_outputs_have_ordinary_permissions(planted_results):
     import stat
 
-    from fairness_audit.tables import default_mode
+    from fairness_audit.outputs import default_mode
 
     _, out = planted_results
     assert stat.S_IMODE(out.stat().st_mode) == default_mode(directory=True)

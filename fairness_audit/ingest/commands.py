@@ -2,18 +2,18 @@
 
 A thin layer over the library: parse the options, call one function, print short progress
 lines to stderr, and turn an :class:`~fairness_audit.errors.AuditError` into one line and
-exit code 1 (the app's ``user_errors``, which ``--debug`` turns off).
+exit code 1 (``command_errors.user_errors``, which ``--debug`` turns off).
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from fairness_audit.command_errors import user_errors
 
 app = typer.Typer(help="Read a raw source (an EOIR release, or any table with a column "
                        "mapping) and write the decisions table with its ledger.",
@@ -22,19 +22,6 @@ app = typer.Typer(help="Read a raw source (an EOIR release, or any table with a 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The app's ``cli.user_errors``, looked up when the command runs (cli imports this
-    module, so it cannot be imported here at import time)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from fairness_audit.cli import user_errors as one_line
-
-        return one_line(func)(*args, **kwargs)
-
-    return wrapper
 
 
 @app.command("eoir")

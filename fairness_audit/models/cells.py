@@ -25,6 +25,8 @@ Standard errors come from the leave-one-judge-out jackknife on the same cells
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -106,20 +108,20 @@ def independent_columns(Xd: np.ndarray, w: np.ndarray, X: np.ndarray) -> list[in
     return kept
 
 
-def wls(y: np.ndarray, X: np.ndarray, fe: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares of cell means on ``X`` with the fixed effects (consecutive codes,
-    see :func:`refactorize`) swept out."""
-    both = demean(np.column_stack([y, X]), fe, w)
-    sw = np.sqrt(w)
-    return np.linalg.lstsq(both[:, 1:] * sw[:, None], both[:, 0] * sw, rcond=None)[0]
+@dataclass(frozen=True)
+class CellFit:
+    """OLS on cell means: the cells it used, its coefficients (NaN for collinear terms)."""
+
+    cells: tuple[np.ndarray, ...]  # (y mean, X, fixed-effect codes, cluster codes, weights)
+    params: np.ndarray
+    columns: list[int]  # the terms estimated
+    collinear: list[str]  # the terms dropped as collinear
+    n_obs: int  # decisions used
+    dropped: int  # singleton decisions dropped
 
 
-def fit_on_cells(design: Design) -> dict:
-    """OLS of a design with absorbed fixed effects, on its cell means.
-
-    Returns the cells (singletons dropped), the coefficients (NaN for collinear terms), the
-    names of collinear terms, the decisions used and the singleton decisions dropped.
-    """
+def fit_on_cells(design: Design) -> CellFit:
+    """OLS of a design with absorbed fixed effects, on its cell means (singletons dropped)."""
     y, X, fe, clusters, w = cell_means(design)
     keep = non_singletons(fe, w)
     dropped = int(w[~keep].sum())
@@ -132,5 +134,5 @@ def fit_on_cells(design: Design) -> dict:
         params[columns] = np.linalg.lstsq(both[:, 1:][:, columns] * sw[:, None], both[:, 0] * sw,
                                           rcond=None)[0]
     collinear = [design.terms[j] for j in range(X.shape[1]) if j not in columns]
-    return {"cells": (y, X, fe, pd.factorize(clusters)[0], w), "params": params,
-            "columns": columns, "collinear": collinear, "n_obs": int(w.sum()), "dropped": dropped}
+    return CellFit((y, X, fe, pd.factorize(clusters)[0], w), params, columns, collinear,
+                   int(w.sum()), dropped)

@@ -336,24 +336,24 @@ def _fit_cells(design: Design, name: str):
     from fairness_audit.models.cells import fit_on_cells
     from fairness_audit.models.jackknife import CRV3_TEXT, jackknife_cov
 
-    cells = fit_on_cells(design)
+    fitted = fit_on_cells(design)
     terms = list(design.terms)
-    if not cells["columns"]:
+    if not fitted.columns:
         raise NotEstimable(", ".join(terms), f"model {name}: every term is collinear with the "
                            f"fixed effects {' + '.join(design.spec.fixed_effects)}")
-    params = pd.Series(cells["params"], index=terms)
-    cov = jackknife_cov(cells["cells"], cells["params"], cells["columns"], terms)
+    params = pd.Series(fitted.params, index=terms)
+    cov = jackknife_cov(fitted.cells, fitted.params, fitted.columns, terms)
     notes = []
-    if cells["dropped"]:
-        notes.append(f"{cells['dropped']} rows dropped by the engine (singleton or perfectly "
+    if fitted.dropped:
+        notes.append(f"{fitted.dropped} rows dropped by the engine (singleton or perfectly "
                      f"predicted fixed-effect groups)")
-    if cells["collinear"]:
-        notes.append(f"terms {cells['collinear']} dropped as collinear with the fixed effects")
-    engine = (f"weighted least squares on {len(cells['cells'][0]):,} cell means, fixed effects "
+    if fitted.collinear:
+        notes.append(f"terms {fitted.collinear} dropped as collinear with the fixed effects")
+    engine = (f"weighted least squares on {len(fitted.cells[0]):,} cell means, fixed effects "
               f"swept by pyfixest {pf.__version__} demean (equal to OLS on the decisions)")
-    info = {"collinear": cells["collinear"], "converged": True, "dropped": cells["dropped"],
+    info = {"collinear": fitted.collinear, "converged": True, "dropped": fitted.dropped,
             "cov_type": ("CRV3", CRV3_TEXT)}
-    return params, cov, cells["n_obs"], engine, notes, info
+    return params, cov, fitted.n_obs, engine, notes, info
 
 
 def _fit_statsmodels(design: Design, max_iter: int = MAX_ITER):
