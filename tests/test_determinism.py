@@ -2,10 +2,10 @@
 
 The second audit runs in a fresh process with another string-hash seed and another working
 folder, and the same BLAS thread settings (another number of BLAS threads changes last digits;
-docs/models.md). Before the fixed effects were kept in the formula's order (models/fe_order.py), 2,150
-numbers of results.json differed between two such runs at about 1e-11. The table (30 judges,
-about 130,000 decisions) is large enough for the multi-threaded paths: OpenBLAS products and
-pyfixest's parallel demeaning of several columns.
+docs/models.md). Before the fixed effects were kept in the formula's order
+(models/fe_order.py), thousands of numbers of results.json differed between two such runs in
+their last digits. The table (30 judges, about 130,000 decisions) is large enough for the
+multi-threaded paths: OpenBLAS products and pyfixest's parallel demeaning of several columns.
 """
 
 from __future__ import annotations

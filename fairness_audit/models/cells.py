@@ -4,9 +4,9 @@ Why: in the timing designs (H1's difference-in-differences, the event studies, t
 falsification checks and robustness variants) every regressor, every fixed effect and the judge
 cluster is constant within a cell of decisions (judge x court x quarter x event time). Ordinary
 least squares on the decisions then equals weighted least squares on the cells' mean outcomes
-with the cells' sizes as weights: the same coefficients from a few thousand rows instead of
-millions. At national size this turned each of the audit's some forty timing fits from a full
-pass of pyfixest over two million decisions into a fraction of a second (docs/performance.md).
+with the cells' sizes as weights: the same coefficients from far fewer rows. On the national
+benchmark (docs/performance.md) an event study's about two million decisions are about 12,000
+cells (each model's engine line in results.json names its number of cells).
 
 The cells are the groups of every fixed-effect column, the cluster and every term column, so a
 design always satisfies the condition; nothing is assumed. What pyfixest does on the decisions

@@ -11,8 +11,8 @@ practice", CV3). It is conservative when a few judges carry much of the variatio
 
 Speed: the refits run on cell means (models/cells.py): ordinary least squares on the decisions
 equals weighted least squares on the means of the cells of decisions that share every
-fixed-effect level, the judge and every regressor value, so each refit costs a few thousand
-rows, not millions.
+fixed-effect level, the judge and every regressor value, so each refit reads far fewer rows
+than there are decisions.
 
     V = (G - 1) / G * sum_g (b_(-g) - b)(b_(-g) - b)'
 
