@@ -14,6 +14,7 @@ from typing import Any
 
 from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import AuditConfig
+from fairness_audit.data_quality import data_quality, release_of
 from fairness_audit.disparity import disparities
 from fairness_audit.errors import OutputError, TableError, ValidationFailed
 from fairness_audit.features import build_frame
@@ -54,6 +55,11 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
     with stage("features"):
         frame = build_frame(decisions, data.workload, config,
                             coverage_start=data.metadata.get("coverage_start"))
+    # cheap, and before the fits: a ledger of the wrong shape stops the audit at once
+    with stage("data quality"):
+        quality = data_quality(decisions, config, ledger=data.ledger, metadata=data.metadata,
+                               excluded=frame.excluded, ledger_path=str(data.paths.ledger))
+        release = release_of(data.metadata, str(data.paths.decisions))
     progress("fitting the models of the plan")
     with stage("hypotheses"):
         hypotheses, models, family = run_hypotheses(frame, config)
@@ -76,6 +82,8 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
             "completions": frame.completions,
             "features_excluded": frame.excluded,
             "source": data.metadata.get("source"),
+            "quality": quality.to_dict(),
+            "release": release,
         },
         "family": family,
         "hypotheses": hypotheses,

@@ -141,32 +141,128 @@ def audit(
 @app.command()
 @user_errors
 def judges(
-    table: Annotated[Path, typer.Argument(help="A published judge-level table: the TRAC judge CSV "
-                                                "(FY2012-2017 layout) or the TRAC-style JSON.")],
+    table: Annotated[Path, typer.Argument(help="A published judge-level table (the TRAC judge CSV "
+                                                "of FY2012-2017, or the TRAC-style JSON), or a "
+                                                "decisions table (.parquet) from ingest or "
+                                                "simulate.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for judges.csv, courts.csv, "
-                                                    "summary.json, summary.md and funnel.png.")],
+                                                    "summary.json, summary.md and funnel.png (and, "
+                                                    "for a decisions table, trac_table.csv and "
+                                                    "judges_by_year.csv); replaced as a whole.")],
     layout: Annotated[str, typer.Option(
-        help="auto (from the extension), trac_csv or trac_json.")] = "auto",
-    min_decisions: Annotated[int, typer.Option(
-        help="Leave out judge x court rows with fewer grants + denials.")] = 0,
+        help="auto (from the extension: .csv trac_csv, .json trac_json, .parquet decisions), "
+             "trac_csv, trac_json or decisions.")] = "auto",
+    min_decisions: Annotated[int | None, typer.Option(
+        help="Leave out judge x court rows with fewer grants + denials. Default: 100 for a "
+             "decisions table under --rules trac, else 0.")] = None,
+    rules: Annotated[str | None, typer.Option(
+        help="Decisions table only: trac (default; TRAC's judge-report rules: asylum grants "
+             "and denials, 100 decisions per judge x court, 25 per yearly rate) or all (the same "
+             "counts, no thresholds).")] = None,
+    from_fy: Annotated[int | None, typer.Option(
+        help="Decisions table only: first fiscal year counted (default: the table's first).")]
+    = None,
+    to_fy: Annotated[int | None, typer.Option(
+        help="Decisions table only: last fiscal year counted (default: the table's last).")]
+    = None,
+    min_yearly: Annotated[int | None, typer.Option(
+        help="Decisions table only: show a yearly rate only with this many decisions that year. "
+             "Default: 25 under --rules trac, 0 under all.")] = None,
 ) -> None:
-    """Judge consistency ("refugee roulette") on a published judge x court table.
+    """Judge consistency ("refugee roulette") on a judge x court table.
 
     Beta-binomial shrinkage of each judge's grant rate toward the court, within-court spread,
-    a homogeneity test per court and a funnel plot. Rates are not adjusted for case mix.
+    a homogeneity test per court and a funnel plot. Rates are not adjusted for case mix. A
+    decisions table is first counted by TRAC's published rules into a table in TRAC's layout.
 
     Example: fairness-audit judges examples/data/trac_judge_asylum_fy2012_2017.csv --out out/judges
+
+    Example: fairness-audit judges out/data/court.parquet --out out/judges_trac --from-fy 2019
     """
     from fairness_audit.judge_tables import run_judges
 
-    result = run_judges(table, out, layout=layout, min_decisions=min_decisions)
+    result = run_judges(table, out, layout=layout, min_decisions=min_decisions, rules=rules,
+                        from_fy=from_fy, to_fy=to_fy, min_yearly=min_yearly)
     s = result.summary
-    typer.echo(f"wrote {out}/summary.md, summary.json, judges.csv, courts.csv, funnel.png")
+    extra = ", trac_table.csv, judges_by_year.csv" if "ledger" in s else ""
+    typer.echo(f"wrote {out}/summary.md, summary.json, judges.csv, courts.csv, funnel.png{extra}")
+    if "ledger" in s:
+        led = s["ledger"]
+        left = ", ".join(f"{n:,} {reason}" for reason, n in led["left_out"].items() if n)
+        typer.echo(f"  {s['rules']['period']}: {led['rows_read']:,} rows read, {led['kept']:,} "
+                   f"asylum grants and denials counted; left out: {left or 'none'}")
     sd = "not estimable" if s["within_court_sd_pp"] is None else f"{s['within_court_sd_pp']:.1f} points"
     typer.echo(f"  {s['rows']} judge x court rows in {s['courts']} courts; pooled grant rate "
                f"{100 * s['pooled_grant_rate']:.1f}%; within-court SD of judges' grant rates {sd}; "
                f"{s['courts_rejecting_homogeneity']} of {s['courts_with_two_or_more_judges']} courts "
                f"with judges differing beyond chance")
+
+
+@app.command("diff-releases")
+@user_errors
+def diff_releases(
+    old: Annotated[Path, typer.Argument(
+        metavar="OLD", help="The earlier release: a folder or .zip, or a decisions table "
+                            "(.parquet) ingested from it.", show_default=False)],
+    new: Annotated[Path, typer.Argument(
+        metavar="NEW", help="The later release, of the same kind as OLD.",
+        show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for summary.md, summary.json, counts.csv, transitions.csv and "
+                      "changed_keys.parquet; replaced as a whole.", show_default=False)],
+    threshold: Annotated[float, typer.Option(
+        help="Flag a table whose vanished or changed rows exceed this share of OLD's rows "
+             "(0.001 = 0.1%).")] = 0.001,
+    audit: Annotated[Path | None, typer.Option(
+        "--audit", help="An audit's output folder: list its decisions whose proceeding, case "
+                        "or applications changed (audit_decisions_changed.csv).")] = None,
+    work_dir: Annotated[Path | None, typer.Option(
+        "--work-dir", help="Folder for temporary files (extracted zip members, DuckDB's spill "
+                           "files).")] = None,
+) -> None:
+    """What changed between two releases: rows that vanished, appeared, or changed a field
+    the audit uses, by table, court and fiscal year, and each code's old -> new values.
+
+    Example: fairness-audit diff-releases ~/eoir/2024-01.zip ~/eoir/2024-02.zip --out out/diff
+    """
+    from fairness_audit.ingest.diff import diff_releases as run_diff
+
+    result = run_diff(old, new, out, threshold=threshold, audit=audit, work_dir=work_dir,
+                      progress=say)
+    for line in result.verdicts:
+        typer.echo(line)
+    if result.note:
+        typer.echo(f"note: {result.note}")
+    written = ["summary.md", "summary.json", "counts.csv", "transitions.csv",
+               "changed_keys.parquet"] + (["audit_decisions_changed.csv"] if audit else [])
+    typer.echo(f"wrote {', '.join(f'{out}/{name}' for name in written)}")
+
+
+@app.command()
+@user_errors
+def export(
+    table: Annotated[Path, typer.Argument(help="A decisions table (.parquet) from ingest or "
+                                                "simulate.", show_default=False)],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="csv (UTF-8, for R and spreadsheets) or dta (Stata 14+, value labels).",
+        show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for STEM.csv or STEM.dta, the same for the workload file "
+                      "(STEM.judge_completions.*), STEM.codebook.md and STEM.codebook.csv.",
+        show_default=False)],
+) -> None:
+    """Export a decisions table and its workload file for R or Stata, with a codebook.
+
+    Coded columns become Stata codes with value labels; the codebook (from the schema) gives
+    every column's type in the file, its meaning and its codes (docs/export.md).
+
+    Example: fairness-audit export out/data/court.parquet --format dta --out out/stata
+    """
+    from fairness_audit.export import export_table
+
+    result = export_table(table, out, format=fmt, progress=say)
+    for path in result.files:
+        typer.echo(f"wrote {path}")
 
 
 app.add_typer(ingest_app, name="ingest")

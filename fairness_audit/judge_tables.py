@@ -10,9 +10,13 @@ Readers, one per layout (``LAYOUTS``):
   per_denials). The court is ``imm_ct``: ``imm_st`` is misaligned in some rows of the source.
 * ``trac_json``: the nested JSON {court: {judge: {total_decisions, granted_asylum_percentage,
   granted_other_relief_percentage, denied_percentage}}} with percentages as strings.
+* ``decisions``: a decisions table (``.parquet``, contract section 1), aggregated by TRAC's
+  published rules (:mod:`fairness_audit.judge_rates`) into exact counts, and also written in
+  the FY2012-2017 CSV's layout (``trac_table.csv``) with a yearly table (``judges_by_year.csv``).
 
-Counts: grants = round(decisions x % granted / 100), denials = round(decisions x % denied / 100)
-(other relief, in the JSON layout, likewise, and counted in neither). The grant rate is
+Counts of a published table: grants = round(decisions x % granted / 100), denials = round(decisions
+x % denied / 100) (other relief, in the JSON layout, likewise, and counted in neither); of a
+decisions table: the exact numbers of asylum grants and denials. The grant rate is
 grants / (grants + denials). The unit is a judge x court row: a judge who sat in two courts is
 two units.
 
@@ -37,7 +41,9 @@ differ, and each is analysed on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +52,31 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from fairness_audit.errors import TableError
+from fairness_audit.errors import OutputError, TableError
 from fairness_audit.inference import adjust
+from fairness_audit.judge_rates import (
+    FAQ,
+    JudgeRates,
+    TracRules,
+    court_labels,
+    read_decision_counts,
+    trac_rates,
+)
+from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
 from fairness_audit.report.escape import PLAIN_TEXT, md, plot_label, write_csv
 
-LAYOUTS = ("trac_csv", "trac_json")
+PUBLISHED_LAYOUTS = ("trac_csv", "trac_json")
+LAYOUTS = (*PUBLISHED_LAYOUTS, "decisions")
+PERCENT_RULE = ("grants = round(decisions x % granted / 100), denials = round(decisions x % denied / "
+                "100); rate = grants / (grants + denials)")
+EXACT_RULE = ("exact counts from the decisions table: grants = rows with asylum_decision grant, "
+              "denials = rows with asylum_decision deny; rate = grants / (grants + denials)")
+# everything the command writes; its output folder may hold nothing else (it is replaced)
+OUTPUT_FILES = ("judges.csv", "courts.csv", "summary.json", "summary.md", "funnel.png",
+                "trac_table.csv", "judges_by_year.csv")
+# options that only a decisions table can use: a published table was built by its publisher's
+# rules, over its publisher's period, and has no years
+DECISIONS_ONLY = ("rules", "from_fy", "to_fy", "min_yearly")
 TRAC_CSV_COLUMNS = ("imm_ct", "judge", "decisions", "per_grants", "per_denials")
 TRAC_JSON_KEYS = ("total_decisions", "granted_asylum_percentage", "denied_percentage")
 
@@ -124,6 +150,8 @@ def detect_layout(path: Path) -> str:
         return "trac_json"
     if suffix in (".csv", ".txt"):
         return "trac_csv"
+    if suffix == ".parquet":
+        return "decisions"
     raise TableError(f"{path}: cannot tell the layout from the extension '{suffix}'; pass --layout "
                      f"with one of {list(LAYOUTS)}")
 
@@ -135,8 +163,9 @@ def read_judge_table(path: str | Path, layout: str = "auto") -> pd.DataFrame:
     if not path.exists():
         raise TableError(f"{path}: file not found")
     layout = detect_layout(path) if layout == "auto" else layout
-    if layout not in LAYOUTS:
-        raise TableError(f"layout '{layout}' is not known; known layouts: {list(LAYOUTS)}")
+    if layout not in PUBLISHED_LAYOUTS:
+        raise TableError(f"layout '{layout}' is not a published judge table; known layouts: "
+                         f"{list(PUBLISHED_LAYOUTS)} (a decisions table is read by run_judges)")
     table = read_trac_csv(path) if layout == "trac_csv" else read_trac_json(path)
     table["n"] = table["grants"] + table["denials"]
     table = table[table["n"] > 0].reset_index(drop=True)
@@ -179,8 +208,9 @@ class Consistency:
 
 
 def consistency(table: pd.DataFrame, *, level: float = 0.95, min_decisions: int = 0,
-                source: str = "") -> Consistency:
-    """Consistency measures of a judge table (see the module docstring)."""
+                source: str = "", count_rule: str = PERCENT_RULE) -> Consistency:
+    """Consistency measures of a judge table (see the module docstring); ``count_rule`` says in
+    the summary how the counts were obtained."""
     t = table[table["n"] >= min_decisions].reset_index(drop=True).copy()
     if t.empty:
         raise TableError(f"no judge has at least {min_decisions} grants + denials")
@@ -258,8 +288,7 @@ def consistency(table: pd.DataFrame, *, level: float = 0.95, min_decisions: int 
         "median_within_court_range_shrunk_pp": (100 * float(multi["shrunk_range"].median())
                                                 if len(multi) else None),
         "min_decisions": min_decisions,
-        "count_rule": "grants = round(decisions x % granted / 100), denials = round(decisions x "
-                      "% denied / 100); rate = grants / (grants + denials)",
+        "count_rule": count_rule,
     }
     return Consistency(t, courts_df, summary)
 
@@ -296,8 +325,9 @@ def funnel_plot(judges: pd.DataFrame, pooled: float, path: Path, title: str) -> 
     return path
 
 
-def _summary_md(result: Consistency, table_name: str) -> str:
-    """summary.md; the table's name and its court labels are escaped for Markdown (``md``)."""
+def _summary_md(result: Consistency, table_name: str, rates: JudgeRates | None = None) -> str:
+    """summary.md; the table's name and its court labels are escaped for Markdown (``md``); for
+    a decisions table, the rules applied and the ledger of its rows."""
     s = result.summary
 
     def pp(x):
@@ -308,8 +338,8 @@ def _summary_md(result: Consistency, table_name: str) -> str:
         "",
         f"{s['rows']} judge x court rows ({s['judges']} judges, {s['courts']} courts, "
         f"{s['courts_with_two_or_more_judges']} with two or more judges); {s['decisions']:,} decisions, "
-        f"{s['grants']:,} grants, {s['denials']:,} denials, {s['other_relief']:,} other relief "
-        f"(counted in neither).",
+        f"{s['grants']:,} grants, {s['denials']:,} denials"
+        + (f", {s['other_relief']:,} other relief (counted in neither)." if rates is None else "."),
         f"Pooled grant rate {100 * s['pooled_grant_rate']:.1f}%. Counts: {s['count_rule']}.",
         "",
         "| measure | value |",
@@ -341,22 +371,172 @@ def _summary_md(result: Consistency, table_name: str) -> str:
         lines.append(f"| {md(r['court'])} | {r['judges']} | {r['grants_plus_denials']:,} | "
                      f"{100 * r['rate']:.1f}% | {rng} | {srng} | "
                      f"{100 * r['within_court_sd_model']:.1f} | {padj} |")
-    lines += ["", "Rates are not adjusted for case mix (the table has no cases): judges who hear "
-              "different dockets (detained, affirmative, nationality) differ for that reason too.", ""]
+    if rates is None:
+        lines += ["", "Rates are not adjusted for case mix (the table has no cases): judges who hear "
+                  "different dockets (detained, affirmative, nationality) differ for that reason "
+                  "too.", ""]
+    else:
+        lines += ["", *_rules_md(rates), "", "Rates are not adjusted for case mix: judges who hear "
+                  "different dockets (detained, affirmative, nationality) differ for that reason "
+                  "too (the audit's H6 adjusts for case mix).", ""]
     return "\n".join(lines)
 
 
-def run_judges(path: str | Path, out: str | Path, *, layout: str = "auto",
-               min_decisions: int = 0) -> Consistency:
-    """Read a published judge table, compute the consistency measures and write
-    judges.csv, courts.csv, summary.json, summary.md and funnel.png to ``out``."""
+def _rules_md(rates: JudgeRates) -> list[str]:
+    """The rules applied to a decisions table and the ledger of its rows, for summary.md."""
+    r, led = rates.rules, rates.ledger
+    first, last = rates.period
+    lines = [
+        f"Counted by TRAC's published rules for its judge reports ({FAQ}), `--rules {r.rules}`: "
+        f"asylum grants and denials (asylum_decision grant / deny) in FY{first}-FY{last}; a "
+        f"judge x court row shown with at least {r.min_decisions} decisions; a yearly rate "
+        f"shown with at least {r.min_yearly} decisions that year. Court names: "
+        f"{md(rates.court_names)}.",
+        "",
+        "| rows of the decisions table | rows |",
+        "|---|---|",
+        f"| read | {led['rows_read']:,} |",
+        f"| counted (grants {led['grants']:,}, denials {led['denials']:,}) | {led['kept']:,} |",
+    ]
+    lines += [f"| left out: {md(reason)} | {n:,} |" for reason, n in led["left_out"].items()]
+    lines += ["", "| judge x court rows | rows |", "|---|---|"]
+    lines += [f"| {md(k.replace('_', ' '))} | {v:,} |" for k, v in led["judge_courts"].items()]
+    lines += ["", "| years of the shown judge x court rows | rows |", "|---|---|"]
+    lines += [f"| {md(k.replace('_', ' '))} | {v:,} |"
+              for k, v in led["judge_years_of_shown_rows"].items()]
+    return lines
+
+
+def check_judges_out(out: Path, path: Path) -> None:
+    """Before any work: ``out`` can be created, written and replaced as a whole.
+
+    The command replaces its output folder, so that no file of an earlier run (say, the
+    trac_table.csv of a decisions table) stays beside the new ones; the folder may therefore
+    hold nothing but the files this command writes (``OUTPUT_FILES``), and not the input.
+
+    Raises
+    ------
+    OutputError
+        One line naming ``--out`` and what is wrong.
+    """
+    label = f"--out {out}"
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{label}: expected a folder, found a file")
+    if out.resolve() in path.resolve().parents:
+        raise OutputError(f"{label}: the output folder is replaced by each run, and it holds the "
+                          f"input {path}; choose another folder")
+    others = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES) if out.is_dir() else []
+    if others:
+        raise OutputError(f"{label}: the folder holds {others[:3]}{' ...' if len(others) > 3 else ''}, "
+                          "which this command does not write; each run replaces its output folder "
+                          "as a whole: choose a new or empty folder")
+    check_output_folder(out.parent, label)
+    remove_stale_staging(out)
+
+
+def read_rates(path: Path, rules: TracRules) -> JudgeRates:
+    """A decisions table's judge x court counts under ``rules``, with the court names of its
+    ``<stem>.lookups.json`` when there is one."""
+    from fairness_audit.ingest.eoir import read_lookups
+
+    lookups_file = path.with_name(path.name[: -len(path.suffix)] + ".lookups.json")
+    courts: dict[str, tuple[str, str]] = {}
+    names = "court codes (no lookups file beside the table)"
+    if lookups_file.exists():
+        try:
+            courts = court_labels(read_lookups(lookups_file), str(lookups_file))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TableError(f"{lookups_file}: expected the table's JSON lookups, could not parse "
+                             f"it ({exc})") from None
+        names = (f"{lookups_file.name} (key 'court'); codes it does not name are shown as codes"
+                 if courts else f"court codes ({lookups_file.name} has no court names)")
+    return trac_rates(read_decision_counts(path), rules=rules, courts=courts, source=str(path),
+                      court_names=names)
+
+
+def run_judges(path: str | os.PathLike, out: str | os.PathLike, *, layout: str = "auto",
+               min_decisions: int | None = None, rules: str | None = None,
+               from_fy: int | None = None, to_fy: int | None = None,
+               min_yearly: int | None = None) -> Consistency:
+    """Read a judge table, compute the consistency measures and write the outputs to ``out``.
+
+    Parameters
+    ----------
+    path
+        A published judge table (``trac_csv``, ``trac_json``) or a decisions table
+        (``decisions``, ``.parquet``).
+    out
+        The output folder, replaced as a whole at the end (checked before any work):
+        judges.csv, courts.csv, summary.json, summary.md, funnel.png; for a decisions table
+        also trac_table.csv and judges_by_year.csv.
+    layout
+        ``auto`` (from the extension) or one of ``LAYOUTS``.
+    min_decisions
+        Leave out judge x court rows with fewer grants + denials. Default: 0 for a published
+        table (its publisher chose whom to list); the rule set's for a decisions table (100
+        under ``trac``, 0 under ``all``).
+    rules, from_fy, to_fy, min_yearly
+        A decisions table only: :class:`~fairness_audit.judge_rates.TracRules` (``rules``
+        default ``trac``).
+
+    Returns
+    -------
+    Consistency
+        For a decisions table, its summary also holds ``rules`` and ``ledger``.
+
+    Raises
+    ------
+    TableError
+        The table cannot be read in its layout, an option does not apply to it, or no judge is
+        left to analyse.
+    NotEstimable
+        A decisions table whose asylum_decision is null in every row.
+    OutputError
+        ``out`` cannot be written or replaced.
+
+    Example
+    -------
+    >>> run_judges("out/data/court.parquet", "out/judges_trac", from_fy=2019)  # doctest: +SKIP
+    """
     path, out = Path(path), Path(out)
-    table = read_judge_table(path, layout)
-    result = consistency(table, min_decisions=min_decisions, source=str(path.name))
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(result.judges, out / "judges.csv")
-    write_csv(result.courts, out / "courts.csv")
-    (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-    (out / "summary.md").write_text(_summary_md(result, path.name))
-    funnel_plot(result.judges, result.summary["pooled_grant_rate"], out / "funnel.png", path.name)
+    if not path.exists():
+        raise TableError(f"{path}: file not found")
+    layout = detect_layout(path) if layout == "auto" else layout
+    if layout not in LAYOUTS:
+        raise TableError(f"layout '{layout}' is not known; known layouts: {list(LAYOUTS)}")
+    given = {"rules": rules, "from_fy": from_fy, "to_fy": to_fy, "min_yearly": min_yearly}
+    if layout != "decisions":
+        wrong = [f"--{k.replace('_', '-')}" for k in DECISIONS_ONLY if given[k] is not None]
+        if wrong:
+            raise TableError(f"{path}: {', '.join(wrong)} applies to a decisions table (.parquet); "
+                             f"a published judge table ({layout}) was built by its publisher's "
+                             "rules over its publisher's period")
+    rates_rules = (TracRules(rules or "trac", from_fy, to_fy, min_decisions, min_yearly)
+                   if layout == "decisions" else None)
+    check_judges_out(out, path)
+
+    rates = None
+    if rates_rules is None:
+        table = read_judge_table(path, layout)
+        result = consistency(table, min_decisions=min_decisions or 0, source=str(path.name))
+    else:
+        rates = read_rates(path, rates_rules)
+        result = consistency(rates.judge_table(), min_decisions=rates_rules.min_decisions,
+                             source=str(path.name), count_rule=EXACT_RULE)
+        first, last = rates.period
+        result = dataclasses.replace(result, summary={
+            **result.summary,
+            "rules": {**rates_rules.to_dict(), "period": f"FY{first}-FY{last}", "faq": FAQ,
+                      "court_names": rates.court_names},
+            "ledger": rates.ledger})
+    with staged_folder(out) as staging, writing(staging, shown=out, what="the judge tables"):
+        write_csv(result.judges, staging / "judges.csv")
+        write_csv(result.courts, staging / "courts.csv")
+        if rates is not None:
+            write_csv(rates.trac_table, staging / "trac_table.csv")
+            write_csv(rates.by_year, staging / "judges_by_year.csv")
+        (staging / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+        (staging / "summary.md").write_text(_summary_md(result, path.name, rates))
+        funnel_plot(result.judges, result.summary["pooled_grant_rate"], staging / "funnel.png",
+                    path.name)
     return result

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 _VERSIONED = ("fairness_audit", "pandas", "numpy", "scipy", "statsmodels", "pyfixest", "fairlearn",
               "duckdb", "pyarrow")
 

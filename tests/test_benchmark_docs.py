@@ -23,3 +23,27 @@ def test_readme_and_performance_docs_quote_the_benchmark_results():
     assert bench.readme_rows(result) in (ROOT / "README.md").read_text()
     assert bench.markdown(result) in (ROOT / "docs" / "performance.md").read_text()
     assert (ROOT / "benchmarks" / "results" / "bench_audit.md").read_text() == bench.markdown(result)
+
+
+def _bench_ingest():
+    spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "benchmarks" / "bench_ingest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_and_performance_docs_quote_the_ingest_benchmark_results():
+    bench = _bench_ingest()
+    results = json.loads((ROOT / "benchmarks" / "results" / "bench_ingest.json").read_text())
+    # keyed by size; only full-size runs are recorded here
+    assert set(results) <= {"2021", "2026"}
+    assert all(entry["scale"] == 1.0 and entry["size"] == size for size, entry in results.items())
+    assert bench.readme_block(results) in (ROOT / "README.md").read_text()
+    assert bench.markdown(results) in (ROOT / "docs" / "performance.md").read_text()
+    assert (ROOT / "benchmarks" / "results" / "bench_ingest.md").read_text() == bench.markdown(results)
+    # the whole block between the markers is the generated text, nothing typed beside it
+    for path, expected in ((ROOT / "README.md", bench.readme_block(results)),
+                           (ROOT / "docs" / "performance.md", bench.markdown(results))):
+        text = path.read_text()
+        assert text.count(bench.DOCS_BEGIN) == 1 and text.count(bench.DOCS_END) == 1
+        assert text.split(bench.DOCS_BEGIN, 1)[1].split(bench.DOCS_END, 1)[0] == f"\n{expected}"

@@ -142,7 +142,8 @@ def test_markdown_tables_hold_and_labels_do_not_format(hostile_audit):
 def test_csv_cells_cannot_run_and_numbers_stay_numbers(hostile_audit):
     _, out, _, _ = hostile_audit
     written = sorted((out / "tables").glob("*.csv"))
-    assert {p.name for p in written} == {"tests.csv", "disparities.csv", "coefficients.csv"}
+    assert {p.name for p in written} == {"tests.csv", "disparities.csv", "coefficients.csv",
+                                         "data_quality.csv"}
     cells = []
     for path in written:
         with open(path, newline="") as fh:

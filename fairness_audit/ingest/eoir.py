@@ -36,8 +36,8 @@ import yaml
 
 from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import read_yaml_mapping
-from fairness_audit.errors import ConfigError
-from fairness_audit.ingest import raw
+from fairness_audit.errors import ConfigError, OutputError
+from fairness_audit.ingest import quality, raw, release
 from fairness_audit.ingest.raw import (
     MALFORMED,
     ReleaseError,
@@ -60,6 +60,7 @@ Progress = Callable[[str], None]
 UNITS = ("decision", "case_last")
 REPRESENTATION_RULES = ("by_completion", "by_first_hearing")
 ASYLUM_RULES = ("decided", "filed")
+ATTRIBUTION_RULES = ("decided_proceeding", "case_last_proceeding")
 
 BAD_KEY = "missing or invalid key"
 # "2018-10-01 00:00:00.000" or "2018-10-01"; anything else (b6, junk) is a bad date
@@ -108,6 +109,8 @@ class EoirOptions:
     judge_merge_file: str | None = None
     judge_merge: dict[str, str] = field(default_factory=dict)
     placeholder_judges: tuple[str, ...] = ()
+    judge_attribution: str = "decided_proceeding"
+    row_counts_file: str | None = None
     workload_include_before_charging: bool = True
     memory_limit: str | None = "3GB"
     threads: int | None = None
@@ -176,6 +179,7 @@ def load_options(config: str | os.PathLike | dict | None = None, *,
     """Resolve the options: the packaged defaults, overridden by a user file or dict, then by
     the keyword arguments (the command line's options)."""
     data = yaml.safe_load(default_config_text())
+    user: dict = {}
     if config is not None:
         user = config if isinstance(config, dict) else read_yaml_mapping(config, "eoir ingest config")
         try:
@@ -216,6 +220,12 @@ def load_options(config: str | os.PathLike | dict | None = None, *,
             judge_merge_file=data["judges"]["merge_file"],
             placeholder_judges=_codes(data["judges"]["placeholder_codes"],
                                       "judges.placeholder_codes"),
+            judge_attribution=str(data["judges"]["attribution"]),
+            row_counts_file=release.resolve_option_path(
+                data["row_counts_file"], "row_counts_file",
+                # relative to the user's file when it names one, else to the working folder
+                Path(config).parent if config is not None and not isinstance(config, dict)
+                and user.get("row_counts_file") is not None else None),
             workload_include_before_charging=bool(data["workload"]["include_before_charging"]),
             memory_limit=data["engine"]["memory_limit"],
             threads=data["engine"]["threads"],
@@ -242,6 +252,7 @@ def _check_options(o: EoirOptions) -> None:
     choice("unit", o.unit, UNITS)
     choice("representation.rule", o.representation_rule, REPRESENTATION_RULES)
     choice("asylum.application_rule", o.asylum_rule, ASYLUM_RULES)
+    choice("judges.attribution", o.judge_attribution, ATTRIBUTION_RULES)
     for ct, codes in o.outcomes.items():
         for code, outcome in codes.items():
             if outcome not in OUTCOMES:
@@ -365,6 +376,7 @@ class IngestResult:
     n_completions: int
     ledger: dict[str, Any]
     metadata: dict[str, Any]
+    source_file: Path | None = None  # STEM.source.json (informational, outside the set)
 
 
 def _sql_list(values) -> str:
@@ -376,13 +388,23 @@ def _sql_list(values) -> str:
 
 
 class _Ingest:
-    def __init__(self, con, options: EoirOptions, progress: Progress):
+    def __init__(self, con, options: EoirOptions, progress: Progress, *,
+                 codebooks: quality.Codebooks, shipped: dict[str, int] | None = None,
+                 counts_file: str = "", latest_bound: str | None = None):
         self.con = con
         self.o = options
         self.say = progress
         self.ledger = Ledger()
         self.files: dict[str, raw.TableFile] = {}
         self.staged: dict[str, StagedTable] = {}
+        self.codebooks = codebooks
+        self.shipped = shipped  # the release's row counts (None: it ships none)
+        self.counts_file = counts_file
+        self.row_counts: dict[str, dict[str, int]] = {}
+        # dates.latest null: the day the ingest runs (recorded in the sidecar only)
+        self.latest_bound = latest_bound or options.latest_date or dt.date.today().isoformat()
+        self.attribution: dict[str, Any] = {}
+        self.latest_date: str | None = None
 
     def sql(self, query: str, params=None):
         return self.con.execute(query, params) if params is not None else self.con.execute(query)
@@ -392,7 +414,8 @@ class _Ingest:
 
     # ---------------------------------------------------------------- generic table checks
     def check_table(self, spec: TableSpec, typed: dict[str, str],
-                    bad_values: dict[str, str], transient: tuple[str, ...] = ()) -> None:
+                    bad_values: dict[str, str], transient: tuple[str, ...] = (),
+                    not_compared: tuple[str, ...] = ()) -> None:
         """Read and type one table into ``t_<rel>``; set aside dirty rows, bad keys, duplicates.
 
         The key and the foreign keys are typed here (``fa_key``): the key as ``_k``, exposed
@@ -401,8 +424,10 @@ class _Ingest:
         ``bad_values`` maps a source column name (for the ledger) -> a SQL
         condition over the *typed* columns, true when that value was present but unreadable.
         Usable rows are exposed as view ``ok_<rel>``. ``transient`` typed columns serve only
-        ``bad_values`` and are not kept. The key's text is kept only where it differs from
-        the typed key's digits (``_key_alt``); ``ok_<rel>`` exposes it again as ``_key_text``.
+        ``bad_values`` and are not kept; ``not_compared`` columns are kept but do not make
+        two copies of a key differ (they serve only the data-quality facts). The key's text
+        is kept only where it differs from the typed key's digits (``_key_alt``); ``ok_<rel>``
+        exposes it again as ``_key_text``.
         The file is read once; the rows the reader rejects or sets apart are settled in Python
         (repaired, read again as latin-1, or set aside) and typed afterwards, by the same
         expressions (:mod:`fairness_audit.ingest.raw`).
@@ -445,9 +470,10 @@ class _Ingest:
         self.sql(f"INSERT INTO t_{rel} {typed_rows(f'fix_{rel}')}")
         self.say(f"  {staged.rows_read:,} rows, {staged.repaired:,} repaired, "
                  f"{staged.malformed:,} malformed")
+        self.check_row_count(spec, table, staged)
         # Duplicated keys: copies that agree on every value read keep one row; differing
         # copies are all set aside. Only rows whose key occurs more than once are compared.
-        values = [c for c in typed if c not in transient] + [
+        values = [c for c in typed if c not in transient and c not in not_compared] + [
             "_key_alt", *(f'"_bad_{name}"' for name in bad_values)]
         self.sql(f"""
             CREATE OR REPLACE TABLE dup_{rel} AS
@@ -479,8 +505,26 @@ class _Ingest:
             FROM t_{rel} t JOIN dup_{rel} d ON t.rowid = d.rid
         """)
 
+    def check_row_count(self, spec: TableSpec, table: raw.TableFile,
+                        staged: StagedTable) -> None:
+        """Compare the rows read with the release's row-count file, before anything is
+        written (fewer rows: an error; more: reported)."""
+        if self.shipped is None or spec.name not in self.shipped:
+            return
+        counted = release.compare_row_count(
+            spec.name, table.path, self.counts_file, shipped=self.shipped[spec.name],
+            read=staged.rows_read, fewer_fields=staged.fewer_fields)
+        self.row_counts[spec.name] = counted
+        if counted["excess"]:
+            self.say(f"  {counted['excess']:,} more rows read than the {counted['shipped']:,} "
+                     f"that {self.counts_file} lists; {counted['explained_by']:,} lines with "
+                     "fewer fields than the header were set aside as malformed rows (a row "
+                     "split by a stray line break gives two)")
+        else:
+            self.say(f"  as many rows as {self.counts_file} lists")
+
     def ledger_for(self, spec: TableSpec, used: int, bad_values: dict[str, str],
-                   used_relation: str | None = None) -> None:
+                   used_relation: str | None = None, dates: tuple[str, ...] = ()) -> None:
         rel = RELATION[spec.name]
         entry = self.ledger.table(spec.name)
         entry.rows_read = self.staged[spec.name].rows_read
@@ -498,6 +542,8 @@ class _Ingest:
             )
             for name, n in zip(bad_values, counts, strict=True):
                 entry.null_values(name, n)
+                if name in dates:  # over the same rows: the per-column view of dates
+                    entry.impossible_date(name, n)
 
     # ---------------------------------------------------------------- proceedings
     def classify_proceedings(self, have_case: bool) -> None:
@@ -524,17 +570,30 @@ class _Ingest:
 
         case_join = "LEFT JOIN ok_case_ c ON c.idncase = p.idncase" if fb else ""
         placeholders = _sql_list(o.placeholder_judges)
+        chosen = ("judge_own" if o.judge_attribution == "decided_proceeding"
+                  else "judge_last")
+        # Both attributions are computed, so that the metadata can say how many decisions
+        # they attribute differently. The case's last proceeding: the highest IDNPROCEEDING
+        # of the case among the rows with a valid key (ok_proc), whatever its state; its
+        # judge code (merged) may be empty (then "missing judge").
         self.sql(f"""
             CREATE OR REPLACE TABLE p_class AS
-            WITH p AS (
-              SELECT p.*, coalesce(m.merged, p.ij_code) AS judge_id,
+            WITH own AS (
+              SELECT p.*, coalesce(m.merged, p.ij_code) AS judge_own,
                 {field_expr('case_type')} AS case_type_eff,
                 {field_expr('custody_raw')} AS custody_eff_raw,
                 {field_expr('nat')} AS nat_eff, {field_expr('lang')} AS lang_eff
               FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code {case_join}
+            ), last_judge AS (
+              SELECT idncase, arg_max_null(judge_own, idnproceeding) AS judge_last
+              FROM own GROUP BY idncase
+            ), p AS (
+              SELECT own.*, l.judge_last, {chosen} AS judge_id
+              FROM own JOIN last_judge l ON l.idncase = own.idncase
             )
             SELECT p.* EXCLUDE (_k, _reason, comp_raw, ij_code, dec_code,
-                                other_comp, case_type, nat, lang),
+                                other_comp, case_type, nat, lang, judge_own, judge_last),
+              p.judge_own IS DISTINCT FROM p.judge_last AS judge_differs,
               om.outcome,
               CASE WHEN p.dec_code IS NOT NULL AND p.other_comp IS NULL THEN 'merits'
                    WHEN p.dec_code IS NULL AND p.other_comp IS NOT NULL THEN 'administrative'
@@ -583,8 +642,7 @@ class _Ingest:
             CREATE OR REPLACE MACRO fa_date(x) AS
               CASE WHEN regexp_full_match(x, '{DATE_REGEX}')
                    AND try_cast(left(x, 10) AS DATE) >= DATE '{o.earliest_date}'
-                   AND try_cast(left(x, 10) AS DATE)
-                       <= DATE '{o.latest_date or dt.date.today().isoformat()}'
+                   AND try_cast(left(x, 10) AS DATE) <= DATE '{self.latest_bound}'
                    THEN try_cast(left(x, 10) AS DATE) END;
             CREATE OR REPLACE TABLE set_aside
               ("table" VARCHAR, key VARCHAR, reason VARCHAR, detail VARCHAR);
@@ -603,9 +661,12 @@ class _Ingest:
             "custody": f"CASE WHEN custody IN {custody_codes} THEN custody END",
         }, case_bad, transient=("e28_raw",) + (
             () if o.case_field_fallback  # the case's fields are read only as fallbacks
-            else ("nat", "lang", "case_type", "custody_raw", "custody")))
+            else ("nat", "lang", "case_type", "custody")),
+            # kept for its codebook only (values_outside_codebook): copies of a case row that
+            # differ in it alone stay duplicates, as when the ingest did not keep it
+            not_compared=() if o.case_field_fallback else ("custody_raw",))
         n_case = self.one("SELECT count(*) FROM ok_case_")[0]
-        self.ledger_for(CASE, n_case, case_bad)
+        self.ledger_for(CASE, n_case, case_bad, dates=("E_28_DATE",))
 
         # ---- proceedings
         absentia_known = _sql_list(v for v in (*o.absentia_yes, *o.absentia_no) if v != "")
@@ -633,6 +694,20 @@ class _Ingest:
         """)
         n_dec = self.one("SELECT count(*) FROM dec")[0]
         self.ledger_for(PROCEEDING, n_dec, proc_bad, used_relation="dec")
+        proc_entry = self.ledger.table(PROCEEDING.name)
+        proc_entry.values_nulled_by_court_year = quality.by_court_year(
+            self.con, "dec", {name: f'"_bad_{name}"' for name in proc_bad})
+        # dates over every usable proceeding (values_nulled counts OSC_DATE on decisions)
+        for name, n in quality.count_where(self.con, "ok_proc", {
+                "COMP_DATE": "comp_raw IS NOT NULL AND comp_date IS NULL",
+                "OSC_DATE": '"_bad_OSC_DATE"'}).items():
+            proc_entry.impossible_date(name, n)
+        n_differ = self.one("SELECT count(*) FILTER (WHERE judge_differs) FROM dec")[0]
+        self.attribution = {"rule": o.judge_attribution,
+                            "decisions_attributed_differently": int(n_differ)}
+        other = next(r for r in ATTRIBUTION_RULES if r != o.judge_attribution)
+        self.say(f"judges attributed by {o.judge_attribution}: {n_differ:,} of {n_dec:,} "
+                 f"decisions would have another judge (or none) by {other}")
 
         # ---- secondary tables
         aggregates: dict[str, str] = {}
@@ -642,7 +717,8 @@ class _Ingest:
                 "adj_raw": "adj_date",
                 "adj_date": "fa_date(adj_date)", "adj_rsn": "adj_rsn"}, sched_bad,
                 transient=("adj_raw",))
-            self.ledger_for(SCHEDULE, self.one("SELECT count(*) FROM ok_sched")[0], sched_bad)
+            self.ledger_for(SCHEDULE, self.one("SELECT count(*) FROM ok_sched")[0], sched_bad,
+                            dates=("ADJ_DATE",))
             self.say("counting hearings")
             self.sql(f"""
                 CREATE OR REPLACE TABLE agg_hearings AS
@@ -681,7 +757,8 @@ class _Ingest:
                 "level": "upper(level)",
                 "atty_type": "upper(atty_type)", "e28_raw": "e28", "e28": "fa_date(e28)"},
                 reps_bad, transient=("e28_raw",))
-            self.ledger_for(REPS, self.one("SELECT count(*) FROM ok_reps")[0], reps_bad)
+            self.ledger_for(REPS, self.one("SELECT count(*) FROM ok_reps")[0], reps_bad,
+                            dates=("E_28_DATE",))
             self.sql(f"""
                 CREATE OR REPLACE TABLE agg_reps AS
                 SELECT r.idncase, min(r.e28) AS first_e28
@@ -719,7 +796,53 @@ class _Ingest:
                   AND a.idnproceeding IN (SELECT idnproceeding FROM dec)
                 GROUP BY a.idnproceeding
             """)
+        self.say("data-quality facts")
+        self.data_quality(have)
         return n_dec, self.build_decisions(have)
+
+    # ---------------------------------------------------------------- data quality
+    def data_quality(self, have: dict[str, bool]) -> None:
+        """Facts for the ledger that set no row aside (:mod:`fairness_audit.ingest.quality`):
+        orphans, values outside the codebooks, and the latest date of the release."""
+        parents = {  # table -> (parent relation, key, what a row without its parent is)
+            CASE.name: ("ok_proc", "idncase", "case without a proceeding"),
+            PROCEEDING.name: ("ok_case_", "idncase", "proceeding without its case"),
+            APPLICATION.name: ("ok_proc", "idnproceeding", "row without its proceeding"),
+            SCHEDULE.name: ("ok_proc", "idnproceeding", "row without its proceeding"),
+            APPEAL.name: ("ok_proc", "idnproceeding", "row without its proceeding"),
+            REPS.name: ("ok_case_", "idncase", "row without its case"),
+            JUVENILE.name: ("ok_case_", "idncase", "row without its case"),
+        }
+        for name, (parent, key, what) in parents.items():
+            if have[name]:
+                self.ledger.table(name).orphan_rows(what, quality.count_orphans(
+                    self.con, f"ok_{RELATION[name]}", key, parent))
+        fallback = {"NAT": ("nat",), "LANG": ("lang",), "CASE_TYPE": ("case_type",)}
+        checks = {
+            CASE.name: {"CUSTODY": ("custody_raw",),
+                        **(fallback if self.o.case_field_fallback else {})},
+            PROCEEDING.name: {"CUSTODY": ("custody_raw",), "ABSENTIA": ("absentia",),
+                              "CASE_TYPE": ("case_type",), "NAT": ("nat",), "LANG": ("lang",),
+                              "BASE_CITY_CODE": ("court",),
+                              "DEC_CODE": ("case_type", "dec_code")},
+            APPLICATION.name: {"APPL_CODE": ("appl_code",), "APPL_DEC": ("appl_dec",)},
+        }
+        codes = self.codebooks.codes
+        for name, sets in checks.items():
+            if not have[name]:
+                continue
+            counts = quality.value_counts(self.con, f"ok_{RELATION[name]}",
+                                          {k: v for k, v in sets.items() if k in codes})
+            for column, values in counts.items():
+                self.ledger.table(name).outside_codebook(column, quality.outside(
+                    values, codes[column],
+                    only_first=frozenset(self.o.outcomes) if column == "DEC_CODE" else None))
+        dates = [("ok_proc", "comp_date"), ("ok_proc", "osc_date"), ("ok_case_", "e28")]
+        if have[SCHEDULE.name]:
+            dates.append(("ok_sched", "adj_date"))
+        if have[REPS.name]:
+            dates.append(("ok_reps", "e28"))
+        self.latest_date = quality.latest_date(self.con, dates)
 
     # ---------------------------------------------------------------- final tables
     def build_decisions(self, have: dict[str, bool]) -> int:
@@ -814,6 +937,18 @@ class _Ingest:
 # --------------------------------------------------------------------------------------------
 # Lookups
 # --------------------------------------------------------------------------------------------
+# Code tables read only as codebooks (values_outside_codebook), not written to lookups.json.
+CODEBOOK_TABLES = {
+    "application": ("tblLookUp_Appln", "tblLookupAppln"),
+    "application_decision": ("tblLookupCourtAppDecisions", "tblLookupCourtAppDecision"),
+}
+PACKAGED_CODEBOOKS = {
+    "application": ("packaged (the codes of EOIR's tblLookUp_Appln)", quality.APPLICATION_CODES),
+    "application_decision": ("packaged (the codes of EOIR's tblLookupCourtAppDecisions)",
+                             quality.APPLICATION_DECISION_CODES),
+}
+
+
 def shipped_lookups() -> dict[str, dict[str, str]]:
     data = yaml.safe_load(resources.files("fairness_audit").joinpath(
         "configs/eoir_lookups.yaml").read_text())
@@ -842,25 +977,81 @@ def read_lookup_file(path: Path) -> dict[str, str]:
     return out
 
 
-def collect_lookups(folder: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    shipped = shipped_lookups()
-    lookups: dict[str, dict[str, str]] = {}
-    sources: dict[str, str] = {}
+@dataclass(frozen=True)
+class ReleaseLookups:
+    """Code tables: the release's own where present, else the packaged fallback."""
+
+    tables: dict[str, dict[str, str]]  # kind -> code -> name
+    sources: dict[str, str]  # kind -> the release file's name, or the fallback used
+    read: tuple[tuple[str, Path], ...] = ()  # (table, file) of every release file read
+    from_release: frozenset[str] = frozenset()  # kinds read from the release
+
+
+def find_lookups(folder: Path, kinds: dict[str, tuple[str, ...]],
+                 fallback: dict[str, tuple[str, dict[str, str]]]) -> ReleaseLookups:
+    """For each kind, the first of its tables found in ``folder`` that yields codes, else
+    ``fallback[kind]`` (source label, codes), else nothing ("not available")."""
     specs = [TableSpec(name=n, key="", columns={}, required=())
-             for names in LOOKUP_TABLES.values() for n in names]
+             for names in kinds.values() for n in names]
     located = raw.locate_tables(folder, specs) if folder.is_dir() else {}
-    for kind, names in LOOKUP_TABLES.items():
+    tables: dict[str, dict[str, str]] = {}
+    sources: dict[str, str] = {}
+    read: list[tuple[str, Path]] = []
+    for kind, names in kinds.items():
         for n in names:
             if n in located:
+                read.append((n, located[n]))
                 table = read_lookup_file(located[n])
                 if table:
-                    lookups[kind], sources[kind] = table, located[n].name
+                    tables[kind], sources[kind] = table, located[n].name
                     break
-        if kind not in lookups:
-            lookups[kind] = shipped.get(kind, {})
-            sources[kind] = ("packaged fallback (marrowb/eoir)" if kind in shipped
-                             else "not available")
-    return lookups, sources
+        if kind not in tables:
+            label, codes = fallback.get(kind, ("not available", {}))
+            tables[kind], sources[kind] = dict(codes), label
+    return ReleaseLookups(tables, sources, tuple(read),
+                          frozenset(k for k in kinds if sources[k] != fallback.get(
+                              k, ("not available",))[0]))
+
+
+def collect_lookups(folder: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The code -> name tables of ``<stem>.lookups.json`` and where each came from."""
+    found = _lookups(folder)
+    return found.tables, found.sources
+
+
+def _lookups(folder: Path) -> ReleaseLookups:
+    shipped = shipped_lookups()
+    return find_lookups(folder, LOOKUP_TABLES, {
+        kind: ("packaged fallback (marrowb/eoir)", codes) for kind, codes in shipped.items()})
+
+
+def collect_codebooks(o: EoirOptions, lookups: ReleaseLookups,
+                      extra: ReleaseLookups) -> quality.Codebooks:
+    """The codebook of each coded column the ingest checks (values_outside_codebook), and
+    where it comes from. The court codebook is used only when the release has one (the
+    packaged lookups name no courts)."""
+    known_absentia = [v for v in (*o.absentia_yes, *o.absentia_no) if v != ""]
+    codes = {
+        "CUSTODY": (quality.CUSTODY_CODES, "D, R, N (codebook)"),
+        "ABSENTIA": (frozenset(known_absentia),
+                     "options in_absentia.yes_values and no_values: "
+                     + ", ".join(known_absentia)),
+        "DEC_CODE": (frozenset(f"{ct}:{code}" for ct, table in o.outcomes.items()
+                               for code in table),
+                     "options outcomes: (case type, DEC_CODE) pairs, for the case types "
+                     "listed there"),
+        "CASE_TYPE": (frozenset(lookups.tables["case_type"]), lookups.sources["case_type"]),
+        "NAT": (frozenset(lookups.tables["nationality"]), lookups.sources["nationality"]),
+        "LANG": (frozenset(lookups.tables["language"]), lookups.sources["language"]),
+        "APPL_CODE": (frozenset(extra.tables["application"]), extra.sources["application"]),
+        "APPL_DEC": (frozenset(extra.tables["application_decision"]),
+                     extra.sources["application_decision"]),
+    }
+    if "court" in lookups.from_release:
+        codes["BASE_CITY_CODE"] = (frozenset(lookups.tables["court"]), lookups.sources["court"])
+    codes = {k: v for k, v in codes.items() if v[0]}  # an empty codebook checks nothing
+    return quality.Codebooks({k: c for k, (c, _) in codes.items()},
+                             {k: src for k, (_, src) in sorted(codes.items())})
 
 
 # --------------------------------------------------------------------------------------------
@@ -882,7 +1073,8 @@ def ingest_eoir(
         The unzipped release folder, or the release zip itself.
     out
         ``STEM.parquet``; ``STEM.judge_completions.parquet``, ``STEM.ledger.json``,
-        ``STEM.set_aside.parquet`` and ``STEM.lookups.json`` are written beside it.
+        ``STEM.set_aside.parquet`` and ``STEM.lookups.json`` are written beside it as one
+        set, then the informational ``STEM.source.json`` (where and when; not in the set).
     options
         Derivation options; the packaged defaults when omitted (see :func:`load_options`).
     work_dir
@@ -898,7 +1090,8 @@ def ingest_eoir(
     Raises
     ------
     ReleaseError
-        A required table or column is missing or a file cannot be read.
+        A required table or column is missing, a file cannot be read, or a table has fewer
+        rows than the release's row-count file lists (before anything is written).
     LedgerMismatch
         Rows were lost (a bug): the counts of a table do not add up.
     OutputError
@@ -917,10 +1110,24 @@ def ingest_eoir(
     if not source.exists():
         raise ReleaseError(f"{source}: expected an EOIR release folder or zip, found nothing")
     check_table_output(paths, inputs=(source,))
-    with raw.WorkDir(work_dir) as wd:
+    sidecar = release.source_sidecar_path(paths)
+    if sidecar.is_dir():
+        raise OutputError(f"--out {paths.decisions}: {sidecar} is a folder; expected a file of "
+                          "the table or nothing")
+    latest_bound = o.latest_date or dt.date.today().isoformat()
+    with raw.WorkDir(work_dir) as wd, release.Hasher() as hasher:
+        # the files are hashed in the background while DuckDB reads them
+        inventory = release.ReleaseInventory(source, hasher)
+        lookup_names = [n for ns in (*LOOKUP_TABLES.values(), *CODEBOOK_TABLES.values())
+                        for n in ns]
+        counts_member = None
         if source.is_file():
-            names = [s.name for s in TABLES] + [n for ns in LOOKUP_TABLES.values() for n in ns]
-            folder = raw.extract_zip(source, names, wd.path, say)
+            names = [s.name for s in TABLES] + lookup_names
+            if o.row_counts_file is None:
+                counts_member = release.find_row_counts_member(
+                    source, {n.lower() for n in names})
+            folder = raw.extract_zip(source, names, wd.path, say,
+                                     members=[counts_member] if counts_member else ())
         else:
             folder = source
         located = raw.locate_tables(folder, TABLES)
@@ -929,6 +1136,34 @@ def ingest_eoir(
             if spec.name in located:
                 path = located[spec.name]
                 files[spec.name] = raw.open_table(spec, path)
+                inventory.add(spec.name, path, folder)
+        lookups = _lookups(folder)
+        extra = find_lookups(folder, CODEBOOK_TABLES, {
+            kind: (label, dict.fromkeys(codes, "")) for kind, (label, codes)
+            in PACKAGED_CODEBOOKS.items()})
+        for table, path in (*lookups.read, *extra.read):
+            inventory.add(table, path, folder)
+        codebooks = collect_codebooks(o, lookups, extra)
+        # the release's row counts: the option's file, else the release's own
+        if o.row_counts_file is not None:
+            counts_path: Path | None = Path(o.row_counts_file)
+            counts_label = counts_path.name
+        else:
+            if counts_member is not None:
+                counts_path = folder / os.path.basename(counts_member)
+            elif source.is_dir():
+                counts_path = release.find_row_counts_file(
+                    folder, {*located.values(), *(p for _, p in (*lookups.read, *extra.read))})
+            else:
+                counts_path = None
+            if counts_path is not None:
+                inventory.add(release.ROW_COUNTS, counts_path, folder)
+                counts_label = counts_member or counts_path.relative_to(folder).as_posix()
+        shipped = None
+        if counts_path is not None:
+            shipped = release.read_row_counts(counts_path, tuple(files))
+            say(f"row counts shipped with the release: {counts_label} "
+                f"({len(shipped)} of the tables read listed)")
         con = duckdb.connect(":memory:")
         try:
             # DuckDB's own progress bar (long statements) only when progress is wanted
@@ -942,23 +1177,34 @@ def ingest_eoir(
             for key, value in settings.items():
                 literal = sql_string(value) if isinstance(value, str) else value
                 con.execute(f"SET {key} = {literal}")
-            job = _Ingest(con, o, say)
+            job = _Ingest(con, o, say, codebooks=codebooks, shipped=shipped,
+                          counts_file=counts_label if shipped is not None else "",
+                          latest_bound=latest_bound)
             n_dec, n_comp = job.run(files)
             job.ledger.check()
             checkpoint("ingest:read")
             say("writing outputs")
-            lookups, lookup_sources = collect_lookups(folder)
+            lookup_sources = lookups.sources
             workload = job.workload_arrow
             dates = (pc.min_max(workload.column("completion_date")) if workload.num_rows
                      else None)
             coverage_start = dates["min"].as_py().date().isoformat() if dates else None
             coverage_end = dates["max"].as_py().date().isoformat() if dates else None
+            derivations = o.to_dict()
+            # what the option files hold, not where they lie (the table must not depend on
+            # the folder); their paths go to the sidecar
+            derivations["judge_merge_file"] = release.file_identity(o.judge_merge_file)
+            derivations["row_counts_file"] = release.file_identity(o.row_counts_file)
             metadata = {
                 "source": "eoir",
-                "source_path": str(source),
+                "release": inventory.entry(
+                    latest_date=job.latest_date,
+                    row_counts=job.row_counts if shipped is not None else None),
                 "coverage_start": coverage_start,
                 "coverage_end": coverage_end,
-                "derivations": o.to_dict(),
+                "derivations": derivations,
+                "judge_attribution": job.attribution,
+                "codebooks": codebooks.sources,
                 "lookups": {"file": paths.decisions.name[: -len(".parquet")] + ".lookups.json",
                             "sources": lookup_sources},
                 "tables": {
@@ -973,6 +1219,20 @@ def ingest_eoir(
                 },
                 "tables_absent": [s.name for s in TABLES if s.name not in files],
             }
+            where = {
+                "about": "Where and when the table was ingested: informational, not part of "
+                         "the table's set of files (their run_id does not depend on it).",
+                "run_id": None,
+                "source_path": str(source.resolve()),
+                "mtimes": inventory.mtimes(),
+                "ingested_on": dt.date.today().isoformat(),
+                "dates_latest_used": job.latest_bound,
+                "judge_merge_file": (None if o.judge_merge_file is None
+                                     else str(Path(o.judge_merge_file).resolve())),
+                "row_counts_file": (None if counts_path is None
+                                    or (source.is_file() and o.row_counts_file is None)
+                                    else str(counts_path.resolve())),
+            }
             ledger = job.ledger.to_dict()
             decisions_arrow = job.decisions_arrow
             del job
@@ -984,7 +1244,7 @@ def ingest_eoir(
             # all files are written as one set (tables.TableSet), moved into place at the end
             files = TableSet(paths, metadata, {
                 paths.ledger: ledger,
-                lookups_path(paths): {"sources": lookup_sources, **lookups}})
+                lookups_path(paths): {"sources": lookup_sources, **lookups.tables}})
             with files, ThreadPoolExecutor(max_workers=1) as pool:
                 set_aside_path = files.staged(paths.set_aside)
                 set_aside_written = pool.submit(_write_set_aside, con.cursor(), set_aside_path,
@@ -998,7 +1258,10 @@ def ingest_eoir(
                     set_aside_written.result()
         finally:
             con.close()
-    return IngestResult(paths, n_dec, n_comp, ledger, metadata)
+    # informational, outside the set: written once the set is in place
+    release.write_source_sidecar(sidecar, {**where, "run_id": files.run_id})
+    say(f"wrote {sidecar} (where and when the release was read; informational)")
+    return IngestResult(paths, n_dec, n_comp, ledger, metadata, sidecar)
 
 
 def lookups_path(paths: TablePaths) -> Path:

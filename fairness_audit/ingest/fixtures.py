@@ -105,6 +105,11 @@ class ReleaseBuilder:
     set_aside: list[tuple[str, str | None, str]] = field(default_factory=list)
     values_nulled: Counter = field(default_factory=Counter)
     proceedings: dict[int, dict[str, str]] = field(default_factory=dict)
+    # data-quality facts of the ledger (they set no row aside)
+    orphans: Counter = field(default_factory=Counter)  # (table, description)
+    outside_codebook: Counter = field(default_factory=Counter)  # (table, column, value)
+    impossible_dates: Counter = field(default_factory=Counter)  # (table, column)
+    nulled_by_court_year: Counter = field(default_factory=Counter)  # (column, court, year)
     _next: Counter = field(default_factory=Counter)
 
     # ------------------------------------------------------------------ writing rows
@@ -263,6 +268,20 @@ class ReleaseBuilder:
     def expect_nulled(self, table: str, column: str, n: int = 1) -> None:
         self.values_nulled[(table, column)] += n
 
+    def expect_orphan(self, table: str, description: str, n: int = 1) -> None:
+        self.orphans[(table, description)] += n
+
+    def expect_outside_codebook(self, table: str, column: str, value: str, n: int = 1) -> None:
+        self.outside_codebook[(table, column, value)] += n
+
+    def expect_impossible_date(self, table: str, column: str, n: int = 1) -> None:
+        self.impossible_dates[(table, column)] += n
+
+    def expect_nulled_at(self, column: str, court: str, fiscal_year: int, n: int = 1) -> None:
+        """A value of the proceedings table nulled on a decision of ``court`` in
+        ``fiscal_year`` (values_nulled_by_court_year)."""
+        self.nulled_by_court_year[(column, court, fiscal_year)] += n
+
     # ------------------------------------------------------------------ outputs
     def expected_decisions(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.decisions, columns=[c.name for c in DECISION_COLUMNS])
@@ -294,19 +313,51 @@ class ReleaseBuilder:
                 "values_nulled": dict(sorted((c, n) for (t, c), n in self.values_nulled.items()
                                              if t == table)),
             }
+            orphans = {d: n for (t, d), n in sorted(self.orphans.items()) if t == table}
+            if orphans:
+                ledger[table]["orphans"] = orphans
+            outside: dict[str, dict[str, int]] = {}
+            for (t, c, v), n in sorted(self.outside_codebook.items()):
+                if t == table:
+                    outside.setdefault(c, {})[v] = n
+            if outside:
+                ledger[table]["values_outside_codebook"] = outside
+            dates = {c: n for (t, c), n in sorted(self.impossible_dates.items()) if t == table}
+            if dates:
+                ledger[table]["impossible_dates"] = dates
+            if table == "B_TblProceeding" and self.nulled_by_court_year:
+                ledger[table]["values_nulled_by_court_year"] = [
+                    {"column": c, "court_id": court, "fiscal_year": fy, "n": n}
+                    for (c, court, fy), n in sorted(self.nulled_by_court_year.items())]
         n_proc = ledger["B_TblProceeding"]["used"]
         assert n_proc == len(self.decisions), (
             f"fixture inconsistent: {n_proc} proceedings used, {len(self.decisions)} expected "
             "decisions")
         return ledger
 
+    def shipped_counts(self) -> dict[str, int]:
+        """The rows of each table written, as EOIR's bulk-copy log counts them: a row with a
+        stray line break in it is still one row."""
+        return {t: len(rows) for t, rows in self.rows.items()
+                if rows and not t.startswith("tblLookup")}
+
     def write(self, folder: str | Path, *, gzip_tables: tuple[str, ...] = (),
               crlf_tables: tuple[str, ...] = (), header_case: dict[str, str] | None = None,
-              as_zip: bool = False) -> Path:
-        """Write the release; returns the folder, or the zip when ``as_zip``."""
+              as_zip: bool = False, row_counts: dict[str, int] | None = None,
+              row_counts_name: str = "row_counts.txt") -> Path:
+        """Write the release; returns the folder, or the zip when ``as_zip``.
+
+        ``row_counts``: also write the release's row-count file (``row_counts_name``), in the
+        layout of EOIR's bulk-copy log (``TableName<TAB>Content``, then ``NAME<TAB>N rows
+        copied.``, the last line without a line break)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         written = []
+        if row_counts is not None:
+            path = folder / row_counts_name
+            path.write_bytes("\r\n".join(["TableName\tContent", *(
+                f"{t}\t{n} rows copied." for t, n in row_counts.items())]).encode("latin-1"))
+            written.append(path)
         for table, header in HEADERS.items():
             rows = self.rows[table]
             if not rows and not table.startswith("tblLookup"):
@@ -433,6 +484,8 @@ def standard_release() -> FixtureRelease:
     p = b.proceeding(c, raw_osc="b6", court="LOS", judge="ABC", comp="2020-10-05", dec="T",
                      absentia="N", custody="N", nat="ES", workload="merits")
     b.expect_nulled(P, "OSC_DATE")
+    b.expect_impossible_date(P, "OSC_DATE")
+    b.expect_nulled_at("OSC_DATE", "LOS", 2021)  # decided 2020-10-05: FY2021
     b.appeal(p)
     b.application(p, "ASYL", "")
     b.expect(p, outcome="termination", represented=True, juvenile=True,
@@ -479,6 +532,7 @@ def standard_release() -> FixtureRelease:
     b.proceeding(c, comp="", set_aside="pending")
     b.proceeding(c, raw_comp=d("2019-02-30"), comp="", dec="X", set_aside="invalid completion date")
     b.proceeding(c, raw_comp="b6", comp="", dec="X", set_aside="invalid completion date")
+    b.expect_impossible_date(P, "COMP_DATE", 2)
     b.proceeding(c, osc="2019-05-01", comp="2019-04-01", dec="X", judge="ABC",
                  workload="merits", set_aside="completion before charging document")
     b.proceeding(c, comp="2019-04-02", dec="X", other="C", set_aside="conflicting completion")
@@ -489,6 +543,7 @@ def standard_release() -> FixtureRelease:
                  set_aside="out of scope case type")
     b.proceeding(c, comp="2019-04-07", dec="Q", workload="merits",
                  set_aside="unmapped decision code")
+    b.expect_outside_codebook(P, "DEC_CODE", "RMV:Q")  # not in the outcome table's RMV codes
     b.proceeding(c, comp="2019-04-08", dec="X", court="", workload="merits",
                  set_aside="missing court")
     # an empty key and a non-numeric case key
@@ -554,6 +609,7 @@ def standard_release() -> FixtureRelease:
     b.expect_set_aside("A_TblCase", str(c), "malformed row")
     p = b.proceeding(c, osc="2018-03-01", court="BOS", judge="MRK", comp="2019-03-04",
                      dec="X", nat="PE", workload="merits")
+    b.expect_orphan(P, "proceeding without its case")  # its case row is malformed
     b.expect(p, outcome="removal", represented=None, juvenile=False, asylum_application=False,
              asylum_decision=None, n_hearings=0, n_continuances=0, in_absentia=False,
              appealed=False, remanded=None, gender=None)
@@ -563,13 +619,19 @@ def standard_release() -> FixtureRelease:
     #    redacted EOIR-28 date on a lawyer row (which then does not count).
     c = b.case(nat="CN", lang="MAN", custody="Z")
     b.expect_nulled("A_TblCase", "CUSTODY")
+    b.expect_outside_codebook("A_TblCase", "CUSTODY", "Z")
     p = b.proceeding(c, osc="2018-04-01", court="SEA", judge="ABC", comp="2019-06-03",
                      dec="X", absentia="?", custody="Q", nat="CN", lang="MAN",
                      workload="merits")
     b.expect_nulled(P, "CUSTODY")
     b.expect_nulled(P, "ABSENTIA")
+    b.expect_outside_codebook(P, "CUSTODY", "Q")
+    b.expect_outside_codebook(P, "ABSENTIA", "?")
+    b.expect_nulled_at("CUSTODY", "SEA", 2019)
+    b.expect_nulled_at("ABSENTIA", "SEA", 2019)
     b.rep(c, level="COURT", atty_type="ALIEN", e28="", raw_e28="b6")
     b.expect_nulled("tbl_RepsAssigned", "E_28_DATE")
+    b.expect_impossible_date("tbl_RepsAssigned", "E_28_DATE")
     b.hearing(p, "2019-06-03", "")
     b.expect(p, outcome="removal", represented=False, juvenile=False, asylum_application=False,
              asylum_decision=None, n_hearings=1, n_continuances=0, in_absentia=None,
@@ -795,3 +857,82 @@ def damaged_release(damage: Iterable[tuple[str, str, int]] = (), *, n_cases: int
         b.rows[table] = [line for line in lines if line is not None] + added[table]
     kept = tuple(pid for i, pid in sorted(decided.items()) if reasons[(P, i)] is None)
     return DamagedRelease(b, kept, tuple(crlf_tables), tuple(gzip_tables))
+
+
+# ------------------------------------------------------------------------------ row counts
+def counted_release(*, split_row: bool = False) -> ReleaseBuilder:
+    """Three cases and four proceedings, for the release's row-count file
+    (:meth:`ReleaseBuilder.shipped_counts`). With ``split_row``, one more proceeding row
+    (2005) holds a stray line break in its HEARING_LOC_CODE: the file then has one line more
+    than the rows the release counts, and each half has fewer fields than the header
+    (both set aside as malformed rows)."""
+    b = ReleaseBuilder()
+    P = "B_TblProceeding"
+    for k in range(3):
+        c = b.case(nat="MX", e28="2018-01-01" if k else "")
+        b.proceeding(c, comp=f"2019-0{k + 1}-15", dec="X", workload="merits")
+    b.proceeding(c, comp="", set_aside="pending")
+    if split_row:
+        fields = b.line(P, {"IDNPROCEEDING": "2005", "IDNCASE": str(c), "COMP_DATE":
+                            d("2019-05-01"), "DEC_CODE": "X", "IJ_CODE": "JDP",
+                            "BASE_CITY_CODE": "LOS", "HEARING_LOC_CODE": "LO\nS",
+                            "CASE_TYPE": "RMV"})
+        b.add_line(P, "\t".join(fields))
+        b.expect_set_aside(P, "2005", "malformed row")
+        # the second half starts with the rest of the split field, read as its key
+        b.expect_set_aside(P, "S", "malformed row")
+    return b
+
+
+# ------------------------------------------------------------------------------ who decided
+def attribution_release() -> ReleaseBuilder:
+    """Cases whose proceedings have different judges, for ``judges.attribution``.
+
+    Proceedings (ids in the order written; merge JX9 -> JA1; "last" = the case's highest
+    IDNPROCEEDING), judge by ``decided_proceeding`` / by ``case_last_proceeding``:
+
+    - case 1001: 2001 X by JA1 -> JA1 / JB2; 2002 G by JB2 -> JB2 / JB2;
+    - case 1002: 2003 X by JA1 -> JA1 / AAA (placeholder: set aside); 2004 pending, AAA;
+    - case 1003: 2005 V by JX9 -> JA1 / JA1; 2006 administrative completion by JA1;
+    - case 1004: 2007 X by JB2 -> JB2 / none (missing judge: set aside); 2008 pending, no
+      judge code;
+    - case 1005: 2009 X by JC3 -> JC3 / JC3;
+    - case 1006: 2010 X by MC1 (placeholder: set aside) / JC3; 2011 T by JC3 -> JC3 / JC3.
+
+    The expectations recorded (decisions, workload, set-aside rows) are those of the
+    default rule, ``decided_proceeding``.
+    """
+    b = ReleaseBuilder(judge_merge={"JX9": "JA1"})
+    c = b.case()
+    p = b.proceeding(c, comp="2019-01-10", dec="X", judge="JA1", workload="merits")
+    _expect_plain(b, p, "removal")
+    p = b.proceeding(c, comp="2019-06-01", dec="G", judge="JB2", workload="merits")
+    _expect_plain(b, p, "grant")
+    c = b.case()
+    p = b.proceeding(c, comp="2019-02-01", dec="X", judge="JA1", workload="merits")
+    _expect_plain(b, p, "removal")
+    b.proceeding(c, comp="", judge="AAA", set_aside="pending")
+    c = b.case()
+    p = b.proceeding(c, comp="2019-03-01", dec="V", judge="JX9", workload="merits")
+    _expect_plain(b, p, "voluntary_departure")
+    b.proceeding(c, comp="2019-04-01", other="C", judge="JA1", workload="administrative",
+                 set_aside="administrative completion")
+    c = b.case()
+    p = b.proceeding(c, comp="2019-05-01", dec="X", judge="JB2", workload="merits")
+    _expect_plain(b, p, "removal")
+    b.proceeding(c, comp="", judge="", set_aside="pending")
+    c = b.case()
+    p = b.proceeding(c, comp="2019-06-15", dec="X", judge="JC3", workload="merits")
+    _expect_plain(b, p, "removal")
+    c = b.case()
+    b.proceeding(c, comp="2019-07-01", dec="X", judge="MC1", set_aside="placeholder judge")
+    p = b.proceeding(c, comp="2019-08-01", dec="T", judge="JC3", workload="merits")
+    _expect_plain(b, p, "termination")
+    return b
+
+
+def _expect_plain(b: ReleaseBuilder, proceeding: int, outcome: str) -> None:
+    """A decision of a release with only the case and proceeding tables."""
+    b.expect(proceeding, outcome=outcome, represented=False, juvenile=None,
+             asylum_application=None, asylum_decision=None, n_hearings=None,
+             n_continuances=None, in_absentia=False, appealed=None, remanded=None, gender=None)

@@ -140,18 +140,26 @@ def _strip_suffixes(name: str) -> str:
     return lower
 
 
+def table_name_of(file_name: str) -> str:
+    """The table a file holds, by its name: lower case, without .csv/.txt (.gz)."""
+    return _strip_suffixes(file_name)
+
+
 def _is_table_file(name: str) -> bool:
     lower = name.lower()
     return lower.endswith((".csv", ".csv.gz", ".txt", ".txt.gz"))
 
 
 def extract_zip(source: Path, names: Iterable[str], workdir: Path,
-                progress: Callable[[str], None] | None = None) -> Path:
-    """Extract the members whose table names are in ``names`` (case-insensitive) to ``workdir``.
+                progress: Callable[[str], None] | None = None, *,
+                members: Iterable[str] = ()) -> Path:
+    """Extract the members whose table names are in ``names`` (case-insensitive) to ``workdir``,
+    and the ``members`` named exactly (such as the row-count file).
 
     Members are streamed to disk (a release is several GB), whatever folder they sit in.
     """
     wanted = {n.lower() for n in names}
+    exact = set(members)
     out = workdir / "release"
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -162,7 +170,8 @@ def extract_zip(source: Path, names: Iterable[str], workdir: Path,
     with archive:
         for info in archive.infolist():
             base = os.path.basename(info.filename)
-            if info.is_dir() or not _is_table_file(base) or _strip_suffixes(base) not in wanted:
+            if info.is_dir() or (info.filename not in exact and (
+                    not _is_table_file(base) or _strip_suffixes(base) not in wanted)):
                 continue
             if progress:
                 progress(f"extracting {base} ({info.file_size / 1e6:.0f} MB)")
@@ -359,6 +368,7 @@ class StagedTable:
     malformed: int = 0
     repaired: int = 0
     trailing_empty_field: int = 0
+    fewer_fields: int = 0  # malformed rows with fewer fields than the header (a split row)
 
 
 def sql_string(value: str) -> str:
@@ -521,6 +531,7 @@ def settle_dirty_rows(con, table: TableFile, relation: str, typed: str) -> Stage
                                 for p in table.positions.values()))
             continue
         result = repair_row(line, table)
+        staged.fewer_fields += len(fields) < table.n_fields
         if result.values is not None:
             usable.append(result.values)
             staged.trailing_empty_field += result.trailing_only

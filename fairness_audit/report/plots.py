@@ -248,6 +248,64 @@ def _judge_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     return figures
 
 
+def quality_columns(results: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
+    """The columns of results.json ``data.quality`` with missing values, most missing first
+    (by share, then count, then the contract's column order)."""
+    quality = results.get("data", {}).get("quality") or {}
+    columns = [c for c in quality.get("columns", []) if c["missing"]]
+    ranked = sorted(enumerate(columns), key=lambda ic: (-(ic[1]["share"] or 0), -ic[1]["missing"], ic[0]))
+    return [c for _, c in ranked][:limit]
+
+
+QUALITY_PANELS = 3  # the columns with most missing values that the heat map shows
+
+
+def missing_heatmap(results: dict[str, Any], path: Path) -> Path | None:
+    """Share missing by court (rows) x fiscal year (columns), one panel for each of the columns
+    with most missing values; a court x year without decisions (or, for a column null by
+    definition outside some rows, without such rows) is grey."""
+    cells = (results.get("data", {}).get("quality") or {}).get("by_court_year", [])
+    columns = quality_columns(results, QUALITY_PANELS)
+    if not columns or not cells:
+        return None
+    courts = sorted({c["court_id"] for c in cells})
+    years = sorted({c["fiscal_year"] for c in cells})
+    row, col = {c: i for i, c in enumerate(courts)}, {y: j for j, y in enumerate(years)}
+    fig, axes = plt.subplots(1, len(columns), squeeze=False, sharey=True, layout="constrained",
+                             figsize=(1.2 + 0.32 * len(years) * len(columns) + 1.2 * len(columns),
+                                      1.8 + 0.2 * len(courts)))
+    # no decisions: grey, apart from 0% missing (white)
+    cmap = plt.get_cmap("Reds").with_extremes(bad="#d9d9d9")
+    for ax, column in zip(axes[0], columns, strict=True):
+        name = column["column"]
+        share = np.full((len(courts), len(years)), np.nan)
+        for c in cells:
+            # a column null by definition outside some rows is counted among the rows it applies to
+            rows = c.get("applicable", {}).get(name, c["n"]) if column["applies_to"] else c["n"]
+            if rows:
+                share[row[c["court_id"]], col[c["fiscal_year"]]] = c["missing"].get(name, 0) / rows
+        image = ax.imshow(100 * share, aspect="auto", cmap=cmap, vmin=0,
+                          vmax=max(1e-9, 100 * float(np.nanmax(share))), interpolation="nearest")
+        ax.set_xticks(range(len(years)))
+        ax.set_xticklabels([f"FY{y % 100:02d}" for y in years], rotation=90, fontsize=7)
+        ax.set_title(plot_label(name if not column["applies_to"] else
+                                f"{name} (where {column['applies_to']})"), fontsize=9, **PLAIN_TEXT)
+        fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02).set_label("% missing", fontsize=8)
+    axes[0, 0].set_yticks(range(len(courts)))
+    axes[0, 0].set_yticklabels([plot_label(c) for c in courts], fontsize=7, **PLAIN_TEXT)
+    axes[0, 0].set_ylabel("court")
+    fig.suptitle("Share of values missing by court and fiscal year (grey: no decisions, or none "
+                 "the column applies to)", fontsize=10)
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def _quality_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    path = missing_heatmap(results, inside(outdir, "data_quality_missing", ".png"))
+    return {"data_quality_missing": path} if path else {}
+
+
 # Each producer reads results and returns {figure name: png path}. The report shows a figure
 # named "<hypothesis id>_..." (e.g. "H1_event_log_duration") in that hypothesis' section.
 FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
@@ -256,6 +314,7 @@ FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
     _event_figures,
     _gap_figures,
     _judge_figures,
+    _quality_figures,
 ]
 
 

@@ -13,6 +13,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from fairness_audit.report import plots
@@ -76,6 +77,33 @@ def _disparity_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     return list(tables.values())
 
 
+QUALITY_COLUMNS_SHOWN = 8  # the report lists the columns with most missing values
+
+
+def quality_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """tables/data_quality.csv: for every column with missing values (results.json
+    ``data.quality``), one row per court x fiscal year: decisions, rows the column applies to,
+    missing values and their share."""
+    quality = results.get("data", {}).get("quality") or {}
+    columns = plots.quality_columns(results)
+    rows = []
+    for cell in quality.get("by_court_year", []):
+        for column in columns:
+            name = column["column"]
+            applicable = cell.get("applicable", {}).get(name, cell["n"]) if column["applies_to"] \
+                else cell["n"]
+            missing = cell["missing"].get(name, 0)
+            rows.append({"court_id": cell["court_id"], "fiscal_year": cell["fiscal_year"],
+                         "decisions": cell["n"], "column": name, "applies_to": column["applies_to"],
+                         "rows": applicable, "missing": missing,
+                         "share": missing / applicable if applicable else None})
+    return rows
+
+
+QUALITY_CSV_COLUMNS = ["court_id", "fiscal_year", "decisions", "column", "applies_to", "rows",
+                       "missing", "share"]
+
+
 def write_report(results: dict[str, Any], outdir: Path) -> None:
     """Write report.md, report.html, figures/ and tables/ from a results dict."""
     outdir = Path(outdir)
@@ -91,12 +119,17 @@ def write_report(results: dict[str, Any], outdir: Path) -> None:
     write_csv(results["disparities"], tables_dir / "disparities.csv")
     coefs = [{"model": m["name"], **c} for m in results["models"] for c in m["coefficients"]]
     write_csv(coefs, tables_dir / "coefficients.csv")
+    if results["data"].get("quality"):
+        # written with its header when nothing is missing, so that the file is always there
+        write_csv(pd.DataFrame(quality_rows(results), columns=QUALITY_CSV_COLUMNS),
+                  tables_dir / "data_quality.csv")
 
     context = {
         "r": results,
         "disparity_tables": _disparity_tables(results),
         "figures": {name: f"figures/{path.name}" for name, path in figures.items()},
         "embedded": embedded,
+        "quality_columns": plots.quality_columns(results, QUALITY_COLUMNS_SHOWN),
         "absent": [h for h in ("H1", "H2", "H3", "H4", "H5", "H6", "H7")
                    if h not in {x["id"] for x in results["hypotheses"]}],
     }
