@@ -87,7 +87,8 @@ _NOT_AVAILABLE: dict[str, tuple[str, ...]] = {
         "values by column only (the ledger's values_nulled).",
         "Impossible dates in raw fields: ingest table counts unreadable dates with the other "
         "nulled values of their column (values_nulled), not apart.",
-        "Release identity (fingerprint, files, row counts): only the EOIR ingest records it.",
+        "Shipped row counts: an extract ships none; its identity is the one file's size and "
+        "SHA-256 (data.release).",
     ),
 }
 _UNKNOWN_SOURCE = (

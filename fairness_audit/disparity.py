@@ -610,7 +610,8 @@ def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]
         for outcome, continuous in outcomes:
             for dim in dims:
                 name = dimension_name(dim)
-                if (codes[name][0] < 0).all() or part[outcome].notna().sum() == 0:
+                # a table needs a row with both a group and an outcome (not each on its own row)
+                if not ((codes[name][0] >= 0) & part[outcome].notna().to_numpy()).any():
                     continue
                 tables[(outcome, name)] = group_table(
                     part, outcome=outcome, dimension=dim, reference=cfg.reference.get(name),

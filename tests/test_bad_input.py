@@ -254,6 +254,15 @@ def _(tmp, table):
     return result, ["opts.yaml", "unknown key 'scope.case_typs'", "expected one of case_types"]
 
 
+@case("eoir: work folder under a file")
+def _(tmp, table):
+    release = write_release(tmp)
+    (tmp / "blocker").write_text("a file, not a folder")
+    result = runner.invoke(app, ["ingest", "eoir", str(release), "--out", str(tmp / "o.parquet"),
+                                 "--work-dir", str(tmp / "blocker" / "work"), "-q"])
+    return result, ["--work-dir", "blocker", "is a file"]
+
+
 # ---- ingest table
 @case("table: mapped column missing from the file")
 def _(tmp, table):

@@ -84,6 +84,22 @@ def test_group_metrics_reproduce_fairlearn_on_rows():
     assert table["reference"].iloc[0] == reference["n"].astype(int).idxmax()
 
 
+def test_a_period_whose_known_groups_have_no_outcome_is_skipped_not_an_error():
+    """Before the policy every row with an outcome lacks its nationality, and every row with a
+    nationality lacks its outcome: that period has no nationality table (not a crash); the
+    other period has its table as usual."""
+    frame = synthetic_frame(600, seed=3)
+    pre = frame["post_policy"] == 0
+    with_outcome = pre & (np.arange(len(frame)) % 2 == 0)
+    frame["nationality"] = frame["nationality"].astype(object)
+    frame.loc[with_outcome, "nationality"] = None
+    frame.loc[pre & ~with_outcome, "granted"] = np.nan
+    rows = disparities(frame, plan(dimensions=["nationality"], outcomes=["granted"],
+                                   continuous=[], adjusted=False))
+    periods = {r["period"] for r in rows if r["dimension"] == "nationality"}
+    assert periods == {"post_policy"}
+
+
 def test_reference_default_is_largest_with_ties_to_first_seen():
     n = pd.Series({"a": 5, "b": 7, "c": 7})
     assert disparity.choose_reference(n, ["c", "b", "a"], None) == "c"

@@ -212,6 +212,13 @@ def test_sdut_sample_table_is_valid_and_says_what_it_lacks(tmp_path):
     assert meta["mapping"] == load_mapping(SDUT_MAPPING).to_dict()
     assert "decision_date" in meta["columns_missing"]
     assert meta["input"]["sha256"] == hashlib.sha256(SDUT_SAMPLE.read_bytes()).hexdigest()
+    # the extract's identity by content, in the shape of the EOIR ingest's release entry
+    files = [{"table": "extract", "name": SDUT_SAMPLE.name, "size": SDUT_SAMPLE.stat().st_size,
+              "sha256": hashlib.sha256(SDUT_SAMPLE.read_bytes()).hexdigest()}]
+    canonical = json.dumps({"files": files, "zip": None}, sort_keys=True, separators=(",", ":"))
+    assert meta["release"] == {"fingerprint": hashlib.sha256(canonical.encode()).hexdigest(),
+                               "zip": None, "files": files, "latest_date": None,
+                               "row_counts": None}
 
     # no dates anywhere: the workload is what there is, merits and administrative completions
     w = data.workload

@@ -48,7 +48,7 @@ from fairness_audit.ingest.raw import (
     sql_string,
 )
 from fairness_audit.ledger import Ledger
-from fairness_audit.outputs import writing
+from fairness_audit.outputs import check_output_folder, writing
 from fairness_audit.schema import OUTCOMES
 from fairness_audit.tables import TablePaths, TableSet, check_table_output
 
@@ -1110,6 +1110,8 @@ def ingest_eoir(
     if not source.exists():
         raise ReleaseError(f"{source}: expected an EOIR release folder or zip, found nothing")
     check_table_output(paths, inputs=(source,))
+    if work_dir is not None:  # before the work: an unusable folder is one line, not a traceback
+        check_output_folder(Path(work_dir), f"--work-dir {work_dir}")
     sidecar = release.source_sidecar_path(paths)
     if sidecar.is_dir():
         raise OutputError(f"--out {paths.decisions}: {sidecar} is a folder; expected a file of "

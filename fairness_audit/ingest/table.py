@@ -53,6 +53,7 @@ from fairness_audit.ingest.mapping import (
     load_mapping,
     normalise_value,
 )
+from fairness_audit.ingest.release import fingerprint
 from fairness_audit.ledger import Ledger, TableLedger
 from fairness_audit.schema import (
     DECISION_COLUMNS,
@@ -705,6 +706,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _release_entry(path: Path, sha256: str, latest_date: str | None) -> dict[str, Any]:
+    """The extract's identity by content, in the shape of the EOIR ingest's ``release`` entry
+    (:mod:`fairness_audit.ingest.release`): one file, by name, size and SHA-256; no shipped
+    row counts (an extract ships none)."""
+    files = [{"table": "extract", "name": path.name, "size": path.stat().st_size,
+              "sha256": sha256}]
+    return {"fingerprint": fingerprint(files, None), "zip": None, "files": files,
+            "latest_date": latest_date, "row_counts": None}
+
+
 def ingest_table(
     path: str | Path,
     mapping: Mapping | str | Path,
@@ -754,6 +765,8 @@ def ingest_table(
     checkpoint("ingest:read")
     metadata = dict(build.metadata)
     metadata["input"] = {**metadata["input"], "sha256": _sha256(Path(path))}
+    metadata["release"] = _release_entry(Path(path), metadata["input"]["sha256"],
+                                         metadata["coverage_end"])
     if mapping_file is not None:
         metadata["mapping_file"] = {"file": mapping_file.name, "sha256": _sha256(mapping_file)}
     names_path = paths.decisions.with_name(paths.stem + ".names.parquet")

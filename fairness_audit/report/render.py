@@ -4,7 +4,8 @@
 embedded), figures/*.png and tables/*.csv. Labels from the data (groups, courts, judges, and the
 warnings and reasons that quote them) are escaped for each output (``escape.py``): by
 autoescaping in every HTML template, by the ``md`` filter in the Markdown template, in CSV cells
-a spreadsheet would run as formulas, and in figure file names.
+a spreadsheet would run as formulas, and in figure file names. Every number that report.html
+shows from results.json names its place there (``numbers.py``: ``data-src`` and ``data-fmt``).
 """
 
 from __future__ import annotations
@@ -14,34 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_eval_context, select_autoescape
 
 from fairness_audit.report import plots
 from fairness_audit.report.escape import md, md_code, safe_cell, write_csv
+from fairness_audit.report.numbers import FORMATTERS, as_html, fmt, pvalue, sourced
 
 __all__ = ["findings_lines", "safe_cell", "write_report"]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or isinstance(value, Undefined)
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    if _missing(value):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != 0 and abs(value) < 10 ** (-digits):
-            return f"{value:.2e}"
-        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
-
-
-def pct(value: Any) -> str:
-    return "—" if _missing(value) else f"{100 * value:.1f}%"
 
 
 def upper_median(values: Any) -> Any:
@@ -50,10 +30,20 @@ def upper_median(values: Any) -> Any:
     return ordered[len(ordered) // 2] if ordered else None
 
 
-def pvalue(value: Any) -> str:
-    if _missing(value):
-        return "—"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+def _number_filter(name: str):
+    """The template filter of formatter ``name``: in HTML, the text in a span that names the
+    number's place in results.json (``numbers.as_html``); in Markdown, the text alone."""
+    formatter = FORMATTERS[name]
+
+    @pass_eval_context
+    def render_number(eval_ctx, value: Any, *args: Any) -> Any:
+        text = formatter(value, *args)
+        if not eval_ctx.autoescape:
+            return text
+        spec = name + "".join(f":{a}" for a in args)
+        return as_html(value, spec, text)
+
+    return render_number
 
 
 def _environment() -> Environment:
@@ -61,8 +51,8 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("fairness_audit", "report/templates"),
                       autoescape=select_autoescape(["html", "htm", "html.j2", "htm.j2"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, pct=pct, pvalue=pvalue, upper_median=upper_median, md=md,
-                       md_code=md_code)
+    env.filters.update({name: _number_filter(name) for name in FORMATTERS})
+    env.filters.update(upper_median=upper_median, md=md, md_code=md_code)
     return env
 
 
@@ -124,12 +114,14 @@ def write_report(results: dict[str, Any], outdir: Path) -> None:
         write_csv(pd.DataFrame(quality_rows(results), columns=QUALITY_CSV_COLUMNS),
                   tables_dir / "data_quality.csv")
 
+    # the templates see numbers that know their place in results.json (numbers.sourced)
+    r = sourced(results)
     context = {
-        "r": results,
-        "disparity_tables": _disparity_tables(results),
+        "r": r,
+        "disparity_tables": _disparity_tables(r),
         "figures": {name: f"figures/{path.name}" for name, path in figures.items()},
         "embedded": embedded,
-        "quality_columns": plots.quality_columns(results, QUALITY_COLUMNS_SHOWN),
+        "quality_columns": plots.quality_columns(r, QUALITY_COLUMNS_SHOWN),
         "absent": [h for h in ("H1", "H2", "H3", "H4", "H5", "H6", "H7")
                    if h not in {x["id"] for x in results["hypotheses"]}],
     }
