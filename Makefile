@@ -4,18 +4,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO := out/demo
 
-.PHONY: demo test slow bench lint clean
+.PHONY: demo test slow bench lint clean demo-docs screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
 
+# configs/demo.yaml: the simulation (seed 20181001), the default plan, and out/demo/ (data/ and
+# report/); `fairness-audit verify out/demo/report` checks the report against its inputs
 demo: $(STAMP)
-	$(BIN)/fairness-audit simulate --out out/data/court.parquet --seed 20181001
-	$(BIN)/fairness-audit audit out/data/court.parquet --out $(DEMO)
+	$(BIN)/fairness-audit run configs/demo.yaml
+
+# the demo's figures that README.md and docs/*.md quote, written between their markers
+# (docs/demo_excerpt.py; tests/test_docs_numbers.py checks them against a fresh run)
+demo-docs: demo
+	$(BIN)/python docs/demo_excerpt.py out/demo
+
+# docs/images/brief.png and the printed report's page ranges in docs/report.md, from the demo
+# (docs/make_screenshot.py; needs Chromium)
+screenshot: demo
+	$(BIN)/python docs/make_screenshot.py out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -29,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_audit.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check fairness_audit tests benchmarks
+	$(BIN)/ruff check fairness_audit tests benchmarks docs
 
 clean:
 	rm -rf $(VENV) out

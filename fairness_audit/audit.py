@@ -7,10 +7,13 @@ so that an interrupted audit never leaves a half-written folder that looks compl
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import AuditConfig
@@ -32,11 +35,15 @@ def _noop(message: str) -> None:
 
 def compute_results(path: str | os.PathLike, config: AuditConfig,
                     progress: Callable[[str], None] = _noop,
-                    outdir: str | os.PathLike | None = None) -> dict[str, Any]:
+                    outdir: str | os.PathLike | None = None, *,
+                    source: dict[str, Any] | None = None,
+                    config_file: dict[str, str] | None = None) -> dict[str, Any]:
     """Run every analysis of the plan on a decisions table; return results.json as a dict.
 
     With ``outdir``, the input paths in the provenance are relative to it (so that the same
-    audit written from another working folder records the same paths).
+    audit written from another working folder records the same paths). ``source`` and
+    ``config_file`` go to the provenance as they are (:func:`fairness_audit.results.provenance`;
+    ``fairness-audit run`` passes them, docs/run.md).
     """
     with stage("read"):
         data = read_decision_data(path)
@@ -62,17 +69,18 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
         release = release_of(data.metadata, str(data.paths.decisions))
     progress("fitting the models of the plan")
     with stage("hypotheses"):
-        hypotheses, models, family = run_hypotheses(frame, config)
+        hypotheses, models, family = run_hypotheses(frame, config, progress=progress)
     progress("computing group disparities")
     with stage("disparities"):
-        groups = disparities(frame.data, config)
+        groups = disparities(frame.data, config, progress=progress)
 
     window = frame.excluded.get("window", {})
     inputs = [data.paths.decisions] + [p for p in (data.paths.workload, data.paths.ledger)
                                        if p.exists()]
     results = {
         "schema_version": SCHEMA_VERSION,
-        "provenance": provenance(inputs, config.to_dict(), config.seed, relative_to=outdir),
+        "provenance": provenance(inputs, config.to_dict(), config.seed, relative_to=outdir,
+                                 source=source, config_file=config_file),
         "data": {
             "rows_in": int(len(decisions)),
             "rows_used": int(frame.data["in_window"].sum()),
@@ -84,6 +92,7 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
             "source": data.metadata.get("source"),
             "quality": quality.to_dict(),
             "release": release,
+            "summary": data_summary(frame.data),
         },
         "family": family,
         "hypotheses": hypotheses,
@@ -92,6 +101,34 @@ def compute_results(path: str | os.PathLike, config: AuditConfig,
     }
     validate_results(results)
     return results
+
+
+def data_summary(data: pd.DataFrame) -> dict[str, Any]:
+    """The data in one line (results.json ``data.summary``): the decisions in the analysis
+    window, the judges and courts that decided them, and their first and last fiscal years.
+
+    Parameters
+    ----------
+    data
+        The analysis frame's rows (``in_window``, ``judge_id``, ``court_id``, ``fiscal_year``).
+
+    Returns
+    -------
+    dict
+        ``{decisions, judges, courts, first_fiscal_year, last_fiscal_year}``; ``decisions``
+        equals ``data.rows_used``; the years are null when no decision is in the window.
+
+    Example
+    -------
+    >>> data_summary(frame.data)  # doctest: +SKIP
+    {'decisions': 114316, 'judges': 40, 'courts': 8, 'first_fiscal_year': 2017, 'last_fiscal_year': 2021}
+    """
+    used = data.loc[data["in_window"]]
+    years = used["fiscal_year"].dropna()
+    return {"decisions": int(len(used)), "judges": int(used["judge_id"].nunique()),
+            "courts": int(used["court_id"].nunique()),
+            "first_fiscal_year": int(years.min()) if len(years) else None,
+            "last_fiscal_year": int(years.max()) if len(years) else None}
 
 
 def check_out(out: Path, path: str | os.PathLike) -> None:
@@ -121,8 +158,15 @@ def check_out(out: Path, path: str | os.PathLike) -> None:
 
 
 def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.PathLike,
-              progress: Callable[[str], None] = _noop) -> dict[str, Any]:
+              progress: Callable[[str], None] = _noop, *,
+              source: dict[str, Any] | None = None,
+              config_file: dict[str, str] | None = None,
+              started: float | None = None) -> dict[str, Any]:
     """Compute the results and write results.json, report.md, report.html, figures/, tables/.
+
+    ``started`` is the ``time.perf_counter()`` reading at the start of the command (default:
+    this call's start); REPLICATION.md states the runtime from it (never results.json, which
+    two runs must reproduce exactly).
 
     The output folder is checked before the work starts (:func:`check_out`); the outputs are
     written into a staging folder beside it and replace it only when all are written
@@ -130,9 +174,11 @@ def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.Pat
     """
     from fairness_audit.report.render import write_report
 
+    started = time.perf_counter() if started is None else started
     out = Path(outdir)
     check_out(out, path)
-    results = compute_results(path, config, progress, outdir=out)
+    results = compute_results(path, config, progress, outdir=out, source=source,
+                              config_file=config_file)
     checkpoint("audit:computed")
     with staged_folder(out) as staging:
         with writing(staging / "results.json", shown=out / "results.json"):
@@ -140,6 +186,6 @@ def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.Pat
         checkpoint("audit:results-staged")
         progress("writing the report")
         with stage("report"), writing(staging, shown=out, what="the report"):
-            write_report(results, staging)
+            write_report(results, staging, progress=progress, started=started)
         checkpoint("audit:report-staged")
     return results

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from fairness_audit.command_errors import DEBUG_ENV, say, set_debug, user_errors
+from fairness_audit.command_errors import DEBUG_ENV, Quiet, set_debug, user_errors
 from fairness_audit.ingest.commands import app as ingest_app
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ def simulate(
     anticipation: Annotated[str | None, typer.Option(
         help="Start the pressure effects at this date (YYYY-MM-DD) instead of 2018-10-01.")]
     = None,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate a court system with planted effects and write it as a decisions table.
 
@@ -66,11 +67,13 @@ def simulate(
 
     Example: fairness-audit simulate --out out/data/court.parquet --seed 7
     """
+    from fairness_audit.progress import terminal_progress
     from fairness_audit.simulation_io import simulate_to_files
 
-    paths = simulate_to_files(out, decisions=decisions, seed=seed, config=config, null=null,
-                              no_judge_spread=no_judge_spread, anticipation=anticipation,
-                              progress=say)
+    with terminal_progress(quiet=quiet) as progress:
+        paths = simulate_to_files(out, decisions=decisions, seed=seed, config=config, null=null,
+                                  no_judge_spread=no_judge_spread, anticipation=anticipation,
+                                  progress=progress)
     typer.echo(f"wrote {paths.decisions} (+ judge_completions, ledger, truth)")
 
 
@@ -113,29 +116,90 @@ def audit(
         "--profile", help="Also write each stage's wall time and peak memory (JSON) to this "
                           "file: reading, features, each model and analysis, disparities, "
                           "report.")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Run the audit plan on a decisions table and write the report.
 
-    Example: fairness-audit audit out/data/court.parquet --out out/demo
+    Example: fairness-audit audit out/data/court.parquet --out out/audit
     """
     from fairness_audit.audit import run_audit
     from fairness_audit.config import load_config
     from fairness_audit.outputs import check_output_folder, writing
-    from fairness_audit.report.render import findings_lines
+    from fairness_audit.progress import terminal_progress
+    from fairness_audit.report.render import findings_lines, report_files
     from fairness_audit.stages import recording
 
     plan = load_config(config)
     if profile is not None:  # before the work: an unusable path is one line, not a lost run
         check_output_folder(profile.parent.resolve(), f"--profile {profile}")
-    with recording() as stages:
-        results = run_audit(file, plan, out, progress=say)
+    with recording() as stages, terminal_progress(quiet=quiet) as progress:
+        results = run_audit(file, plan, out, progress=progress)
     if profile is not None:
         with writing(profile):
             stages.write(profile)
-    typer.echo(f"wrote {out}/report.html, {out}/report.md and {out}/results.json")
+    typer.echo("wrote " + ", ".join(map(str, report_files(out))) + f" and {out}/tables, "
+               f"{out}/figures")
     for line in findings_lines(results):
         typer.echo(f"  {line}")
 
+
+
+@app.command("run")
+@user_errors
+def run_command(
+    config: Annotated[Path, typer.Argument(
+        metavar="CONFIG.yaml", help="The run config: source (simulate, eoir or table), plan and "
+                                    "out; paths relative to its folder (docs/run.md).",
+        show_default=False)],
+    quiet: Quiet = False,
+) -> None:
+    """Run a whole audit from one file: build the decisions table from its source into
+    OUT/data/, run the plan on it, and write the report into OUT/report/.
+
+    Example: fairness-audit run configs/demo.yaml
+    """
+    from fairness_audit.progress import terminal_progress
+    from fairness_audit.report.render import findings_lines
+    from fairness_audit.run_config import load_run_config, run_config
+
+    spec = load_run_config(config)
+    with terminal_progress(quiet=quiet) as progress:
+        result = run_config(spec, progress=progress)
+    for path in result.written:
+        typer.echo(f"wrote {path}")
+    for line in findings_lines(result.results):
+        typer.echo(f"  {line}")
+
+
+@app.command()
+@user_errors
+def verify(
+    outdir: Annotated[Path, typer.Argument(
+        metavar="OUTDIR", help="An audit's output folder, the one holding results.json (for "
+                               "fairness-audit run: OUT/report).", show_default=False)],
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Also rebuild the decisions table from the recorded source (simulate "
+                          "again, or ingest the release or extract again) and require the "
+                          "recorded sha256.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress display or lines; what was checked and what "
+                              "differs still prints.")] = False,
+) -> None:
+    """Check that an audit is what its inputs produce: versions, input hashes, every value of
+    results.json recomputed and compared exactly, the report rendered again. Exit 1 if
+    anything differs (docs/run.md).
+
+    Example: fairness-audit verify out/demo/report
+    """
+    from fairness_audit.progress import terminal_progress
+    from fairness_audit.verify import verify_output
+
+    with terminal_progress(quiet=quiet) as progress:
+        result = verify_output(outdir, rebuild=rebuild, progress=progress)
+    for line in result.lines:
+        typer.echo(line)
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -168,6 +232,7 @@ def judges(
     min_yearly: Annotated[int | None, typer.Option(
         help="Decisions table only: show a yearly rate only with this many decisions that year. "
              "Default: 25 under --rules trac, 0 under all.")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Judge consistency ("refugee roulette") on a judge x court table.
 
@@ -180,9 +245,12 @@ def judges(
     Example: fairness-audit judges out/data/court.parquet --out out/judges_trac --from-fy 2019
     """
     from fairness_audit.judge_tables import run_judges
+    from fairness_audit.progress import terminal_progress
 
-    result = run_judges(table, out, layout=layout, min_decisions=min_decisions, rules=rules,
-                        from_fy=from_fy, to_fy=to_fy, min_yearly=min_yearly)
+    with terminal_progress(quiet=quiet) as progress:
+        result = run_judges(table, out, layout=layout, min_decisions=min_decisions, rules=rules,
+                            from_fy=from_fy, to_fy=to_fy, min_yearly=min_yearly,
+                            progress=progress)
     s = result.summary
     extra = ", trac_table.csv, judges_by_year.csv" if "ledger" in s else ""
     typer.echo(f"wrote {out}/summary.md, summary.json, judges.csv, courts.csv, funnel.png{extra}")
@@ -219,6 +287,7 @@ def diff_releases(
     work_dir: Annotated[Path | None, typer.Option(
         "--work-dir", help="Folder for temporary files (extracted zip members, DuckDB's spill "
                            "files).")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """What changed between two releases: rows that vanished, appeared, or changed a field
     the audit uses, by table, court and fiscal year, and each code's old -> new values.
@@ -226,9 +295,11 @@ def diff_releases(
     Example: fairness-audit diff-releases ~/eoir/2024-01.zip ~/eoir/2024-02.zip --out out/diff
     """
     from fairness_audit.ingest.diff import diff_releases as run_diff
+    from fairness_audit.progress import terminal_progress
 
-    result = run_diff(old, new, out, threshold=threshold, audit=audit, work_dir=work_dir,
-                      progress=say)
+    with terminal_progress(quiet=quiet) as progress:
+        result = run_diff(old, new, out, threshold=threshold, audit=audit, work_dir=work_dir,
+                          progress=progress)
     for line in result.verdicts:
         typer.echo(line)
     if result.note:
@@ -250,6 +321,7 @@ def export(
         "--out", help="Folder for STEM.csv or STEM.dta, the same for the workload file "
                       "(STEM.judge_completions.*), STEM.codebook.md and STEM.codebook.csv.",
         show_default=False)],
+    quiet: Quiet = False,
 ) -> None:
     """Export a decisions table and its workload file for R or Stata, with a codebook.
 
@@ -259,8 +331,10 @@ def export(
     Example: fairness-audit export out/data/court.parquet --format dta --out out/stata
     """
     from fairness_audit.export import export_table
+    from fairness_audit.progress import terminal_progress
 
-    result = export_table(table, out, format=fmt, progress=say)
+    with terminal_progress(quiet=quiet) as progress:
+        result = export_table(table, out, format=fmt, progress=progress)
     for path in result.files:
         typer.echo(f"wrote {path}")
 

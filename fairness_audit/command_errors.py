@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from fairness_audit.errors import AuditError, ValidationFailed
+from fairness_audit.progress import live_line
 
 DEBUG_ENV = "FAIRNESS_AUDIT_DEBUG"
+# --quiet/-q of every command that does long work
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress display or lines; the paths written (and the verdicts) "
+                          "still print.")]
 # set for each run by the app's --debug option (or FAIRNESS_AUDIT_DEBUG=1)
 _debug = False
 
@@ -26,7 +31,10 @@ def set_debug(debug: bool) -> None:
 
 
 def say(message: str) -> None:
-    typer.echo(message, err=True)
+    """Print one line on stderr, above the live progress display while one is showing (so the
+    display is not drawn through it); never silenced by ``--quiet``."""
+    if not live_line(message):
+        typer.echo(message, err=True)
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:

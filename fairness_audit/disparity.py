@@ -53,6 +53,7 @@ from scipy import stats
 
 from fairness_audit.config import AuditConfig
 from fairness_audit.inference import adjust
+from fairness_audit.progress import ProgressLike, as_progress
 
 PERIODS = {"pre_policy": 0.0, "post_policy": 1.0}
 INTERSECTION_SEPARATOR = " / "
@@ -585,8 +586,13 @@ def plan_dimensions(config: AuditConfig, columns) -> list[str | tuple[str, str]]
     return dims
 
 
-def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]]:
-    """Rates, gaps, adjusted gaps and decompositions for every outcome x dimension x period."""
+def disparities(frame: pd.DataFrame, config: AuditConfig, *,
+                progress: ProgressLike = None) -> list[dict[str, Any]]:
+    """Rates, gaps, adjusted gaps and decompositions for every outcome x dimension x period.
+
+    ``progress`` (:mod:`fairness_audit.progress`) counts the tables (each with its bootstrap
+    intervals) and each period's adjusted gaps as they are done.
+    """
     cfg = config.disparities
     data = frame[frame["in_window"].astype(bool)]
     if data.empty:  # no decision in the window: no group has a rate
@@ -599,30 +605,35 @@ def disparities(frame: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]
         [(o, True) for o in cfg.continuous if o in data.columns]
     intersections = {dimension_name(d): d for d in dims if isinstance(d, tuple)}
     rows: list[dict[str, Any]] = []
-    for period, flag in PERIODS.items():
-        part = data[data["post_policy"] == flag]
-        if part.empty:
-            continue
-        labels = {dimension_name(d): dimension_labels(part, d) for d in dims}
-        codes = {name: label_codes(values) for name, values in labels.items()}
-        judge_codes = boot.codes(part[cluster])
-        tables: dict[tuple[str, str], pd.DataFrame] = {}
-        for outcome, continuous in outcomes:
-            for dim in dims:
-                name = dimension_name(dim)
-                # a table needs a row with both a group and an outcome (not each on its own row)
-                if not ((codes[name][0] >= 0) & part[outcome].notna().to_numpy()).any():
-                    continue
-                tables[(outcome, name)] = group_table(
-                    part, outcome=outcome, dimension=dim, reference=cfg.reference.get(name),
-                    cluster=cluster, level=level, boot=boot, continuous=continuous,
-                    labels=labels[name], judge_codes=judge_codes, codes=codes[name])
-        hidden = _hidden_cells(tables, intersections, cfg.min_cell)
-        fits = _adjusted_fits(part, tables, labels, hidden, dims, config, codes) if cfg.adjusted else {}
-        for (outcome, name), table in tables.items():
-            rows.extend(_rows_of(table, outcome=outcome, name=name, period=period, hidden=hidden,
-                                 continuous=outcome in cfg.continuous,
-                                 adjusted=fits.get((outcome, name))))
+    periods = {period: flag for period, flag in PERIODS.items()
+               if (data["post_policy"] == flag).any()}
+    total = len(periods) * (len(outcomes) * len(dims) + int(cfg.adjusted))
+    with as_progress(progress).task("disparity tables", total) as task:
+        for period, flag in periods.items():
+            part = data[data["post_policy"] == flag]
+            labels = {dimension_name(d): dimension_labels(part, d) for d in dims}
+            codes = {name: label_codes(values) for name, values in labels.items()}
+            judge_codes = boot.codes(part[cluster])
+            tables: dict[tuple[str, str], pd.DataFrame] = {}
+            for outcome, continuous in outcomes:
+                for dim in dims:
+                    name = dimension_name(dim)
+                    # a table needs a row with both a group and an outcome (not each on its own row)
+                    if ((codes[name][0] >= 0) & part[outcome].notna().to_numpy()).any():
+                        tables[(outcome, name)] = group_table(
+                            part, outcome=outcome, dimension=dim, reference=cfg.reference.get(name),
+                            cluster=cluster, level=level, boot=boot, continuous=continuous,
+                            labels=labels[name], judge_codes=judge_codes, codes=codes[name])
+                    task.advance()
+            hidden = _hidden_cells(tables, intersections, cfg.min_cell)
+            fits = {}
+            if cfg.adjusted:
+                fits = _adjusted_fits(part, tables, labels, hidden, dims, config, codes)
+                task.advance()
+            for (outcome, name), table in tables.items():
+                rows.extend(_rows_of(table, outcome=outcome, name=name, period=period, hidden=hidden,
+                                     continuous=outcome in cfg.continuous,
+                                     adjusted=fits.get((outcome, name))))
     _adjust_p(rows, config)
     return rows
 

@@ -27,6 +27,10 @@ class OutputError(AuditError):
     an input, or the disk filled while writing (earlier output is then left as it was)."""
 
 
+class ResultsError(AuditError):
+    """A results.json cannot be read, or lacks what a command needs (``verify``)."""
+
+
 class ValidationFailed(TableError):
     """A decisions table breaks the contract; ``problems`` holds one line per problem."""
 

@@ -29,6 +29,8 @@ from fairness_audit.inference import (
 )
 from fairness_audit.models.design import build_design
 from fairness_audit.models.regression import FitResult, fit
+from fairness_audit.natural_units import natural_units
+from fairness_audit.progress import ProgressLike, Task, as_progress
 from fairness_audit.stages import stage
 
 
@@ -223,7 +225,8 @@ def register_analysis(kind: str):
     return wrap
 
 
-def run_analyses(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> dict[str, AnalysisOutput]:
+def run_analyses(frame: AnalysisFrame, config: AuditConfig, names: set[str], *,
+                 task: Task | None = None) -> dict[str, AnalysisOutput]:
     from fairness_audit import analyses as _registered  # noqa: F401 - registers the kinds
 
     out = {}
@@ -237,14 +240,19 @@ def run_analyses(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> 
                 out[name] = ANALYSES[spec.kind](frame, config, name, spec)
         except NotEstimable as exc:
             out[name] = AnalysisOutput(scale="", estimates={}, problem=str(exc))
+        if task is not None:
+            task.advance()
     return out
 
 
-def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str]) -> dict[str, ModelOutcome]:
+def fit_models(frame: AnalysisFrame, config: AuditConfig, names: set[str], *,
+               task: Task | None = None) -> dict[str, ModelOutcome]:
     out: dict[str, ModelOutcome] = {}
     for name in sorted(names):
         with stage(f"model {name}"):
             out[name] = _fit_model(frame, config, name)
+        if task is not None:
+            task.advance()
     return out
 
 
@@ -326,15 +334,19 @@ def _placebo_check(row: dict[str, Any], alpha: float, df: int | None) -> dict[st
             "passed": bool(row["p_value"] >= alpha)}
 
 
-def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
+def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: ProgressLike = None):
     """Fit the plan's models and turn them into hypotheses with tests, checks and verdicts.
 
-    Returns (hypotheses, models, family) in the shapes of results.json.
+    Returns (hypotheses, models, family) in the shapes of results.json. ``progress``
+    (:mod:`fairness_audit.progress`) counts the models and analyses as they finish.
     """
     needed = {t.model for h in config.hypotheses.values() for t in h.tests} | {
         name for h in config.hypotheses.values() for name in h.checks}
-    fits = fit_models(frame, config, needed - set(config.analyses))
-    outputs = run_analyses(frame, config, needed & set(config.analyses))
+    models, analyses = needed - set(config.analyses), needed & set(config.analyses)
+    # the fits are the audit's long wait (minutes at national size): one count for all of them
+    with as_progress(progress).task("models and analyses", len(models) + len(analyses)) as task:
+        fits = fit_models(frame, config, models, task=task)
+        outputs = run_analyses(frame, config, analyses, task=task)
     alpha = config.inference.alpha
     hypotheses = []
     for hid, hyp in config.hypotheses.items():
@@ -393,6 +405,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig):
                 reason += " (unadjusted p-value: not in the primary family)"
             t["verdict"], t["verdict_reason"] = verdict, reason
         primary = [t for t in h["tests"] if t["role"] == "primary"]
+        for t in primary:  # the brief's "what the data show", computed here (natural_units.py)
+            t["natural"] = natural_units(t)
         h["verdict"], h["verdict_reason"] = hypothesis_verdict([t["verdict"] for t in primary])
         # what kept primary tests from a verdict: a failed design check, or no estimate
         blocked = [t["verdict_reason"] for t in primary

@@ -63,6 +63,7 @@ from fairness_audit.judge_rates import (
     trac_rates,
 )
 from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
+from fairness_audit.progress import ProgressLike, as_progress
 from fairness_audit.report.escape import PLAIN_TEXT, md, plot_label, write_csv
 
 PUBLISHED_LAYOUTS = ("trac_csv", "trac_json")
@@ -457,7 +458,7 @@ def read_rates(path: Path, rules: TracRules) -> JudgeRates:
 def run_judges(path: str | os.PathLike, out: str | os.PathLike, *, layout: str = "auto",
                min_decisions: int | None = None, rules: str | None = None,
                from_fy: int | None = None, to_fy: int | None = None,
-               min_yearly: int | None = None) -> Consistency:
+               min_yearly: int | None = None, progress: ProgressLike = None) -> Consistency:
     """Read a judge table, compute the consistency measures and write the outputs to ``out``.
 
     Parameters
@@ -478,6 +479,8 @@ def run_judges(path: str | os.PathLike, out: str | os.PathLike, *, layout: str =
     rules, from_fy, to_fy, min_yearly
         A decisions table only: :class:`~fairness_audit.judge_rates.TracRules` (``rules``
         default ``trac``).
+    progress
+        Told each step (:mod:`fairness_audit.progress`).
 
     Returns
     -------
@@ -514,8 +517,10 @@ def run_judges(path: str | os.PathLike, out: str | os.PathLike, *, layout: str =
     rates_rules = (TracRules(rules or "trac", from_fy, to_fy, min_decisions, min_yearly)
                    if layout == "decisions" else None)
     check_judges_out(out, path)
+    say = as_progress(progress)
 
     rates = None
+    say(f"reading {path.name} ({layout})")
     if rates_rules is None:
         table = read_judge_table(path, layout)
         result = consistency(table, min_decisions=min_decisions or 0, source=str(path.name))
@@ -529,6 +534,7 @@ def run_judges(path: str | os.PathLike, out: str | os.PathLike, *, layout: str =
             "rules": {**rates_rules.to_dict(), "period": f"FY{first}-FY{last}", "faq": FAQ,
                       "court_names": rates.court_names},
             "ledger": rates.ledger})
+    say("writing the judge tables and the funnel plot")
     with staged_folder(out) as staging, writing(staging, shown=out, what="the judge tables"):
         write_csv(result.judges, staging / "judges.csv")
         write_csv(result.courts, staging / "courts.csv")

@@ -16,9 +16,11 @@ from typing import Any
 
 import jsonschema
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
+# matplotlib and jinja2 draw the report's figures and pages: their versions let ``verify`` say
+# why a figure's bytes may differ when every number matches
 _VERSIONED = ("fairness_audit", "pandas", "numpy", "scipy", "statsmodels", "pyfixest", "fairlearn",
-              "duckdb", "pyarrow")
+              "duckdb", "pyarrow", "matplotlib", "jinja2")
 
 
 def load_schema() -> dict[str, Any]:
@@ -66,9 +68,43 @@ def input_path(path: Path, relative_to: str | os.PathLike | None) -> str:
 
 
 def provenance(inputs: list[Path], config: dict[str, Any], seed: int,
-               relative_to: str | os.PathLike | None = None) -> dict[str, Any]:
+               relative_to: str | os.PathLike | None = None, *,
+               source: dict[str, Any] | None = None,
+               config_file: dict[str, str] | None = None) -> dict[str, Any]:
+    """results.json ``provenance`` (contract section 7).
+
+    Parameters
+    ----------
+    inputs
+        The files the audit read, the decisions table first; missing ones are left out.
+    config
+        The resolved plan.
+    seed
+        The plan's seed.
+    relative_to
+        The output folder: input paths are written relative to it.
+    source
+        Where the decisions table came from (``fairness-audit run`` passes its source spec,
+        paths already relative to the output folder; docs/run.md). Default: the decisions
+        table itself, ``{"kind": "table", "table": <the first input's path>}``.
+    config_file
+        ``{"path", "sha256"}`` of the run config that started the audit, or None.
+
+    Returns
+    -------
+    dict
+        ``{inputs, config, versions, seed, created, source, config_file}``.
+
+    Example
+    -------
+    >>> provenance([Path("out/court.parquet")], plan.to_dict(), 7, "out/audit")  # doctest: +SKIP
+    """
+    present = [p for p in inputs if p.exists()]
+    if source is None:
+        source = {"kind": "table",
+                  "table": input_path(present[0], relative_to) if present else None}
     return {
-        "inputs": [{"path": input_path(p, relative_to), "sha256": sha256_of(p)}
-                   for p in inputs if p.exists()],
+        "inputs": [{"path": input_path(p, relative_to), "sha256": sha256_of(p)} for p in present],
         "config": config, "versions": versions(), "seed": int(seed), "created": created_timestamp(),
+        "source": source, "config_file": config_file,
     }

@@ -38,6 +38,7 @@ from fairness_audit.features import (
     to_day,
 )
 from fairness_audit.ledger import Ledger
+from fairness_audit.progress import ProgressLike, Task, as_progress
 
 GROUPS = ("unrepresented", "detained", "juvenile", "asylum_application")
 
@@ -229,7 +230,7 @@ def _days_to_dates(days: np.ndarray) -> pd.Series:
 
 
 def _simulate_completions(p: SimulationParams, rng: np.random.Generator, pace: np.ndarray,
-                          join_day: np.ndarray, day0: int, day1: int):
+                          join_day: np.ndarray, day0: int, day1: int, task: Task):
     """Day-by-day completions per judge; returns per-judge-day merits/admin counts and shortfall.
 
     The shortfall of a day is the contract's feature for decisions dated that day: completions
@@ -250,6 +251,8 @@ def _simulate_completions(p: SimulationParams, rng: np.random.Generator, pace: n
     daymonth = (dates - dates.astype("datetime64[M]")).astype("int64") + 1
     for i, day in enumerate(days):
         if months[i] == 10 and daymonth[i] == 1 or fy_start is None:
+            if fy_start is not None:  # a fiscal year simulated
+                task.advance()
             fy_start, done[:], first[:] = day, 0, -1
         started = first >= 0
         span = np.where(started, day - np.maximum(first, fy_start) + 1, 0)
@@ -267,11 +270,17 @@ def _simulate_completions(p: SimulationParams, rng: np.random.Generator, pace: n
         if new.any():
             shortfall[new, i] = 700.0 / 365.0 / 100.0
         done += m
+    task.advance()  # the last fiscal year
     return merits, admin, shortfall
 
 
-def simulate(params: SimulationParams | None = None, *, seed: int = 20181001) -> Simulation:
-    """Simulate a court system; see the module docstring for the generating process."""
+def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
+             progress: ProgressLike = None) -> Simulation:
+    """Simulate a court system; see the module docstring for the generating process.
+
+    ``progress`` (:mod:`fairness_audit.progress`) counts the fiscal years of the day-by-day
+    completions as they are simulated.
+    """
     p = params or SimulationParams()
     rng = np.random.default_rng(seed)
     day0 = _date(f"{p.first_fiscal_year - 1}-10-01")
@@ -293,7 +302,9 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001) ->
     judge_ids = np.array([f"J{j + 1:04d}" for j in range(n_judges)])
     court_ids = np.array([f"C{c + 1:03d}" for c in range(n_courts)])
 
-    merits, admin, shortfall = _simulate_completions(p, rng, pace, join_day, day0, day1)
+    with as_progress(progress).task("fiscal years simulated",
+                                    p.last_fiscal_year - p.first_fiscal_year + 1) as task:
+        merits, admin, shortfall = _simulate_completions(p, rng, pace, join_day, day0, day1, task)
 
     # --- workload file: every completion
     jj, dd = np.nonzero(merits + admin)

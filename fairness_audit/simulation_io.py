@@ -48,11 +48,11 @@ def simulate_to_files(out: Path, *, decisions: int | None = None, seed: int = 20
         params = dataclasses.replace(params, effect_start=anticipation)
     progress(f"simulating {params.n_courts} courts x {params.judges_per_court} judges, "
              f"FY{params.first_fiscal_year}-FY{params.last_fiscal_year} (seed {seed})")
-    sim = simulate(params, seed=seed)
+    sim = simulate(params, seed=seed, progress=progress)
     decisions_frame, _ = coerce_decisions(sim.decisions)
     progress(f"computing each model term's target on {len(decisions_frame):,} decisions")
     targets = model_targets(decisions_frame, sim.workload, sim.expected, load_config(),
-                            coverage_start=sim.metadata["coverage_start"])
+                            coverage_start=sim.metadata["coverage_start"], progress=progress)
     # group rates conditional on the simulated judges, and H6's judge-spread target
     extra = audit_truth(decisions_frame, sim.workload, sim.expected, load_config(),
                         coverage_start=sim.metadata["coverage_start"])

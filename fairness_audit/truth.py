@@ -21,6 +21,7 @@ from fairness_audit.config import AuditConfig, ModelSpec
 from fairness_audit.features import build_frame
 from fairness_audit.hypotheses import scale_of
 from fairness_audit.models.design import build_design
+from fairness_audit.progress import ProgressLike, as_progress
 
 # The simulator's expected value of each outcome; p_grant and p_removal are among respondents
 # present (the samples with not_in_absentia), see _expected_outcome for the others.
@@ -78,20 +79,27 @@ def fit_expected(y: np.ndarray, X: np.ndarray, fe: np.ndarray, family: str,
 
 
 def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.DataFrame,
-                  config: AuditConfig, *, coverage_start: str | None) -> dict[str, dict[str, float]]:
-    """Target of every term of every model in the plan whose outcome has a known expectation."""
+                  config: AuditConfig, *, coverage_start: str | None,
+                  progress: ProgressLike = None) -> dict[str, dict[str, float]]:
+    """Target of every term of every model in the plan whose outcome has a known expectation.
+
+    ``progress`` (:mod:`fairness_audit.progress`) counts the models fitted: the long part of
+    ``fairness-audit simulate``.
+    """
     frame = build_frame(decisions, workload, config, coverage_start=coverage_start).data
     expected = expected.set_index(frame.index)
     targets: dict[str, dict[str, float]] = {}
-    for name, spec in config.models.items():
-        column = EXPECTED_OUTCOME.get(spec.outcome)
-        if column is None:
-            continue
-        design = build_design(frame, spec, cluster=config.inference.cluster, outcome=spec.outcome)
-        y = _expected_outcome(expected.loc[design.data.index], spec)
-        beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
-        scale = scale_of(spec)[1]
-        targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
+    fitted = {name: spec for name, spec in config.models.items()
+              if EXPECTED_OUTCOME.get(spec.outcome) is not None}
+    with as_progress(progress).task("model targets", len(fitted)) as task:
+        for name, spec in fitted.items():
+            design = build_design(frame, spec, cluster=config.inference.cluster,
+                                  outcome=spec.outcome)
+            y = _expected_outcome(expected.loc[design.data.index], spec)
+            beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
+            scale = scale_of(spec)[1]
+            targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
+            task.advance()
     return targets
 
 

@@ -50,6 +50,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from fairness_audit.progress import Live, ProgressLike, as_progress, terminal_progress
+
 # one thread per worker process: the workers share the machine's cores
 _THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "MKL_NUM_THREADS")
@@ -246,8 +248,12 @@ def _done(path: Path) -> set[tuple[str, int]]:
 
 
 def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
-        start: int = 0, max_minutes: float | None = None, log=print, **spec_options: Any) -> Path:
-    """Run the replicates not yet in ``out`` (designs interleaved), appending rows as they finish."""
+        start: int = 0, max_minutes: float | None = None, log=print,
+        progress: ProgressLike = None, **spec_options: Any) -> Path:
+    """Run the replicates not yet in ``out`` (designs interleaved), appending rows as they finish.
+
+    ``log`` gets a line per replicate; ``progress`` (:mod:`fairness_audit.progress`) counts them.
+    """
     import multiprocessing as mp
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -263,10 +269,12 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
         if new_file:
             writer.writeheader()
         ctx = mp.get_context("spawn")
-        with _one_thread_per_worker(), ctx.Pool(workers) as pool:
+        with _one_thread_per_worker(), ctx.Pool(workers) as pool, \
+                as_progress(progress).task("replicates", len(specs)) as task:
             for k, rows in enumerate(pool.imap_unordered(run_replicate, specs), 1):
                 writer.writerows(rows)
                 fh.flush()
+                task.advance()
                 first = rows[0]
                 log(f"[{k}/{len(specs)}] {first['design']} #{first['replicate']}: "
                     f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
@@ -494,10 +502,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sum.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args(argv)
     if args.command == "run":
-        run(args.design, args.replicates, args.out, workers=args.workers, start=args.start,
-            max_minutes=args.max_minutes, n_courts=args.courts,
-            judges_per_court=args.judges_per_court, first_fiscal_year=args.first_fiscal_year,
-            config=args.config, log=lambda m: print(m, flush=True))
+        from fairness_audit.command_errors import say
+
+        # each replicate's line on stderr (the summary alone on stdout), with a bar on a
+        # terminal; in a log the replicate lines are the count (fairness_audit.progress)
+        with terminal_progress() as progress:
+            run(args.design, args.replicates, args.out, workers=args.workers, start=args.start,
+                max_minutes=args.max_minutes, n_courts=args.courts,
+                judges_per_court=args.judges_per_court, first_fiscal_year=args.first_fiscal_year,
+                config=args.config, log=say,
+                progress=progress if isinstance(progress, Live) else None)
         print(markdown(summarise([args.out])))
     else:
         print(markdown(summarise(args.csv, alpha=args.alpha)))

@@ -332,7 +332,7 @@ def test_audit_writes_the_appendix_and_the_release(eoir_audit):
     results, out = eoir_audit
     validate_results(results)
     validate_results(json.loads((out / "results.json").read_text()))
-    assert results["schema_version"] == SCHEMA_VERSION == "1.2"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.3"
     quality = results["data"]["quality"]
     assert quality["source"] == "eoir" and quality["not_available"] == []
     assert quality["by_court_year"] == EXPECTED_CELLS
@@ -352,8 +352,9 @@ def test_audit_writes_the_appendix_and_the_release(eoir_audit):
 def test_report_section_and_files(eoir_audit):
     _, out = eoir_audit
     text = (out / "report.md").read_text()
-    assert text.index("## Data ledger") < text.index("## Data quality") < text.index("## Provenance")
-    section = text[text.index("## Data quality"):text.index("## Provenance")]
+    # the data part: its ledger, then data quality, before the appendices
+    assert text.index("### Data ledger") < text.index("### Data quality") < text.index("## Appendix A")
+    section = text[text.index("### Data quality"):text.index("## Appendix A")]
     # the columns with missing values, largest share first: 3/6, 3/14, 2/14, 1/14
     table = [line for line in section.splitlines() if line.startswith("| ")]
     assert table[0] == "| column with missing values | rows | missing | share |"
@@ -372,7 +373,7 @@ def test_report_section_and_files(eoir_audit):
     assert "| ledger: B_TblProceeding | pending | 4 |" in section
     assert (out / "figures" / "data_quality_missing.png").stat().st_size > 1000
     html = (out / "report.html").read_text()
-    assert html.index("<h2>Data quality</h2>") < html.index("<h2>Provenance</h2>")
+    assert html.index('<h3 id="data-quality">Data quality</h3>') < html.index('id="appendix-models"')
     # numbers read from results.json are wrapped in spans that name their source (numbers.py)
     plain = re.sub(r"<span data-src=[^>]*>(.*?)</span>", r"\1", html)
     assert "<tr><td>remanded (where appealed)</td><td>6</td><td>3</td><td>50.0%</td></tr>" in plain
@@ -490,7 +491,7 @@ def test_hostile_labels_in_the_section(tmp_path):
     assert {c["court_id"] for c in results["data"]["quality"]["by_court_year"]} == set(courts)
 
     text = (out / "report.md").read_text()
-    section = text[text.index("## Data quality"):text.index("## Provenance")]
+    section = text[text.index("### Data quality"):text.index("## Appendix A")]
     assert "<script" not in section and "<b>" not in section and "<i>" not in section
     assert "&lt;b&gt;x&lt;/b&gt;\\|y 3, \\`z\\` 1" in section
     assert "most in &lt;script&gt;alert(1)&lt;/script&gt; FY2019 (4)" in section

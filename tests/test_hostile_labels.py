@@ -144,7 +144,9 @@ def test_csv_cells_cannot_run_and_numbers_stay_numbers(hostile_audit):
     _, out, _, _ = hostile_audit
     written = sorted((out / "tables").glob("*.csv"))
     assert {p.name for p in written} == {"tests.csv", "disparities.csv", "coefficients.csv",
-                                         "data_quality.csv"}
+                                         "data_quality.csv", "findings.csv", "checks.csv",
+                                         "ledger.csv", "judge_spread.csv", "data_quality_columns.csv",
+                                         "data_quality_removed.csv", "H6.csv"}
     cells = []
     for path in written:
         with open(path, newline="") as fh:

@@ -157,3 +157,22 @@ def test_placebo_is_not_estimable_when_the_window_starts_after_fy2017():
     assert placebo["estimate"] is None
     assert placebo["verdict_reason"].startswith("not estimable: quota_shortfall")
     assert hypotheses[0]["checks"][0]["passed"] is None  # a placebo not run forces nothing
+
+
+def test_a_sample_of_fixed_effect_singletons_is_not_estimable_not_a_crash():
+    """Three decisions by three judges: every row is the only one of its judge, so the engine
+    would drop them all (and abort the process while demeaning nothing). The fit says so first."""
+    import pandas as pd
+
+    from fairness_audit.config import ModelSpec
+    from fairness_audit.errors import NotEstimable
+    from fairness_audit.models.design import build_design
+    from fairness_audit.models.regression import fit
+
+    frame = pd.DataFrame({"granted": [0.0, 0.0, 1.0], "unrepresented": [1.0, 1.0, 0.0],
+                          "judge_id": ["J1", "J2", "J3"], "fiscal_year": [2017, 2018, 2018]})
+    spec = ModelSpec(family="ols", outcome="granted", terms=("unrepresented",),
+                     fixed_effects=("judge_id", "fiscal_year"))
+    with pytest.raises(NotEstimable, match=r"0 of 3 rows are left once fixed-effect levels with "
+                                           r"a single decision are dropped"):
+        fit(build_design(frame, spec), name="tiny")

@@ -188,7 +188,7 @@ def test_disk_full_while_ingest_table_writes(tmp_path, monkeypatch):
     before = files(out.parent)
     # the second parquet file of the set: the set-aside rows (the workload file is first)
     monkeypatch.setattr(pq, "write_table", _enospc_on_call(2, pq.write_table))
-    line = one_error_line(runner.invoke(app, args))
+    line = one_error_line(runner.invoke(app, args), after_progress=True)
     assert line == (f"error: {out.with_name('sdut.set_aside.parquet')}: could not write it: no "
                     f"space left on device; {NOTHING_REPLACED}")
     assert files(out.parent) == before

@@ -1,27 +1,24 @@
 """``fairness-audit ingest ...``: turn a raw source into the decisions table.
 
-A thin layer over the library: parse the options, call one function, print short progress
-lines to stderr, and turn an :class:`~fairness_audit.errors.AuditError` into one line and
-exit code 1 (``command_errors.user_errors``, which ``--debug`` turns off).
+A thin layer over the library: parse the options, call one function with the command's
+progress display (``fairness_audit.progress``: live on a terminal, plain lines on stderr
+otherwise, nothing with ``--quiet``), print what was written on stdout, and turn an
+:class:`~fairness_audit.errors.AuditError` into one line and exit code 1
+(``command_errors.user_errors``, which ``--debug`` turns off).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fairness_audit.command_errors import user_errors
+from fairness_audit.command_errors import Quiet, user_errors
 
 app = typer.Typer(help="Read a raw source (an EOIR release, or any table with a column "
                        "mapping) and write the decisions table with its ledger.",
                   no_args_is_help=True)
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @app.command("eoir")
@@ -44,20 +41,23 @@ def eoir(
     work_dir: Annotated[Path | None, typer.Option(
         "--work-dir", help="Folder for temporary files (extracted zip members, DuckDB's "
                            "spill files).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Ingest a raw EOIR release: every merits decision, the judges' workload, and a ledger
-    that accounts for every row read."""
+    that accounts for every row read.
+
+    Example: fairness-audit ingest eoir ~/eoir/case_data.zip --out out/data/eoir.parquet
+    """
     from fairness_audit.ingest.eoir import ingest_eoir, load_options
+    from fairness_audit.progress import terminal_progress
 
     options = load_options(config, judge_merge_file=judge_map,
                            case_types=None if case_types is None else
                            [c.strip() for c in case_types.split(",") if c.strip()])
-    result = ingest_eoir(source, out, options=options, work_dir=work_dir,
-                         progress=None if quiet else _progress)
-    if not quiet:
-        _progress(f"wrote {result.paths.decisions} ({result.n_decisions:,} decisions, "
-                  f"{result.n_completions:,} completions in the workload file)")
+    with terminal_progress(quiet=quiet) as progress:
+        result = ingest_eoir(source, out, options=options, work_dir=work_dir, progress=progress)
+    typer.echo(f"wrote {result.paths.decisions} ({result.n_decisions:,} decisions, "
+               f"{result.n_completions:,} completions in the workload file)")
 
 
 @app.command("table")
@@ -78,10 +78,17 @@ def table(
         "--keep-names", help="Also write the judge and court names behind hashed codes to "
                              "STEM.names.parquet (off by default: names are never kept unless "
                              "asked for).")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Read a published extract (CSV, parquet or Excel) through a column mapping: every row is
-    used or set aside with its reason, and the ledger accounts for all of them."""
-    from fairness_audit.ingest.table import ingest_table
+    used or set aside with its reason, and the ledger accounts for all of them.
 
-    result = ingest_table(file, mapping, out, keep_names=keep_names)
+    Example: fairness-audit ingest table asylum.csv --mapping
+    configs/mappings/sdut_asylum_cases.yaml --out out/data/sdut.parquet
+    """
+    from fairness_audit.ingest.table import ingest_table
+    from fairness_audit.progress import terminal_progress
+
+    with terminal_progress(quiet=quiet) as progress:
+        result = ingest_table(file, mapping, out, keep_names=keep_names, progress=progress)
     typer.echo(result.summary())

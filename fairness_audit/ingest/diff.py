@@ -49,6 +49,7 @@ from fairness_audit.ingest import eoir, raw
 from fairness_audit.ingest.raw import MALFORMED, ReleaseError, TableSpec, sql_string
 from fairness_audit.ledger import LedgerMismatch
 from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
+from fairness_audit.progress import engine_bar
 from fairness_audit.results import sha256_of
 from fairness_audit.schema import DECISION_COLUMNS
 
@@ -957,7 +958,7 @@ def diff_releases(
     if work_dir is not None:
         check_output_folder(Path(work_dir), f"--work-dir {work_dir}")
     order = [p.name for p in RELEASE_PLANS] + [DECISIONS_TABLE]
-    with raw.WorkDir(work_dir) as wd, _connection(wd.path, progress is not None) as con:
+    with raw.WorkDir(work_dir) as wd, _connection(wd.path, engine_bar(progress)) as con:
         job = _Diff(con, say)
         if kind == RELEASE:
             tables, not_compared = _compare_releases(job, old, new, wd.path, audit_table, say)

@@ -49,6 +49,7 @@ from fairness_audit.ingest.raw import (
 )
 from fairness_audit.ledger import Ledger
 from fairness_audit.outputs import check_output_folder, writing
+from fairness_audit.progress import engine_bar
 from fairness_audit.schema import OUTCOMES
 from fairness_audit.tables import TablePaths, TableSet, check_table_output
 
@@ -1168,10 +1169,11 @@ def ingest_eoir(
                 f"({len(shipped)} of the tables read listed)")
         con = duckdb.connect(":memory:")
         try:
-            # DuckDB's own progress bar (long statements) only when progress is wanted
+            # DuckDB's own progress bar (long statements) only when progress is wanted and it
+            # cannot garble a redirected stdout or a live display (progress.engine_bar)
             settings = {"temp_directory": str(wd.path / "spill"),
                         "preserve_insertion_order": False,
-                        "enable_progress_bar": progress is not None}
+                        "enable_progress_bar": engine_bar(progress)}
             if o.memory_limit:
                 settings["memory_limit"] = str(o.memory_limit)
             if o.threads:

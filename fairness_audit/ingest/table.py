@@ -55,6 +55,7 @@ from fairness_audit.ingest.mapping import (
 )
 from fairness_audit.ingest.release import fingerprint
 from fairness_audit.ledger import Ledger, TableLedger
+from fairness_audit.progress import ProgressLike, as_progress
 from fairness_audit.schema import (
     DECISION_COLUMNS,
     WORKLOAD_COLUMNS,
@@ -722,6 +723,7 @@ def ingest_table(
     out: str | Path,
     *,
     keep_names: bool = False,
+    progress: ProgressLike = None,
 ) -> IngestResult:
     """Read an extract through a column mapping and write the decisions table and companions.
 
@@ -739,6 +741,8 @@ def ingest_table(
         The decisions table's path, ending in .parquet.
     keep_names
         Also write the names behind hashed judge and court codes.
+    progress
+        Told each step (:mod:`fairness_audit.progress`).
 
     Raises
     ------
@@ -760,7 +764,10 @@ def ingest_table(
         mapping_file = Path(mapping)
         mapping = load_mapping(mapping_file)
     check_table_output(paths, inputs=(path,) + ((mapping_file,) if mapping_file else ()))
+    say = as_progress(progress)
+    say(f"reading {Path(path).name}")
     source = read_source(path, mapping)
+    say(f"mapping {len(source.frame):,} rows to the decisions table")
     build = build_table(source, mapping, keep_names=keep_names)
     checkpoint("ingest:read")
     metadata = dict(build.metadata)
@@ -773,6 +780,7 @@ def ingest_table(
     metadata["names"] = names_path.name if build.names is not None else None
 
     # written as one set (tables.TableSet): the earlier files stay until all are written
+    say("writing the decisions table and its companions")
     with TableSet(paths, metadata, {paths.ledger: build.ledger.to_dict()}) as files:
         files.write_parquet(build.workload, paths.workload,
                             {"source": SOURCE_KIND, "workload": WORKLOAD_SOURCE,

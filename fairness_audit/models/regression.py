@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fairness_audit.errors import ModelWarning
+from fairness_audit.errors import ModelWarning, NotEstimable
 from fairness_audit.models.design import Design, column_for, term_for
 
 SMALL_SAMPLE = ("CRV1, G/(G-1) x (n-1)/(n-k), k without fixed effects nested in the judge "
@@ -186,7 +186,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         A binary term separates the outcome, the fit did not converge, or an estimate or
         standard error is not finite: each with a message naming the model.
     """
-    from fairness_audit.errors import AuditError, NotEstimable
+    from fairness_audit.errors import AuditError
 
     n_clusters = int(design.data[design.cluster].nunique())
     if n_clusters < 2:
@@ -208,6 +208,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
     if design.spec.family == "ols" and design.spec.cov_type == "CRV3":
         result = _fit_cells(design, name)
     elif design.fe_columns:
+        _check_rows_beyond_singletons(design, name)
         try:
             result = _fit_pyfixest(design, ssc_k_fixef, max_iter)
         except ValueError as exc:
@@ -274,6 +275,22 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         sample_filter=design.filter_text, excluded=excluded, warnings=tuple(notes),
         marginal_effects=marginal, cov_type=cov_type, small_sample_correction=ssc_text,
     )
+
+
+def _check_rows_beyond_singletons(design: Design, name: str) -> None:
+    """The engine drops singleton decisions repeatedly (a fixed-effect level with one
+    decision); when too few are left to estimate the terms, it aborts the whole process rather
+    than raising (pyfixest's demeaning of an empty sample). Say so first, as "not estimable"."""
+    from fairness_audit.models.cells import non_singletons, refactorize
+
+    fe = refactorize(np.column_stack([pd.factorize(design.data[c].astype(str))[0]
+                                      for c in design.fe_columns]))
+    left = int(non_singletons(fe, np.ones(len(fe))).sum())
+    if left <= len(design.terms):
+        raise NotEstimable(design.spec.outcome, f"model {name}: {left} of {len(design.data)} "
+                                                f"rows are left once fixed-effect levels with a "
+                                                f"single decision are dropped, too few for "
+                                                f"{len(design.terms)} terms")
 
 
 def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):

@@ -10,7 +10,9 @@ hazard, and one function here for each:
   formula by spreadsheets;
 * file names (``slug``): a label with ``/`` or ``..`` would write outside the output folder;
 * figures (``plot_label``, ``PLAIN_TEXT``): matplotlib reads text between ``$`` signs as
-  mathematics and fails on what it cannot parse, and has no glyph for a tab.
+  mathematics and fails on what it cannot parse, and has no glyph for a tab;
+* LaTeX (``latex``): ``& % $ # _ { } ~ ^ \\`` are commands or syntax, ``< > |`` print as other
+  glyphs in the default font encoding, and a newline would end a comment line early.
 
 HTML is escaped by the report template's autoescaping (``render.py``), not here.
 """
@@ -98,16 +100,45 @@ def write_csv(table: pd.DataFrame | Iterable[dict[str, Any]], path: Path) -> Non
     exactly as read and are not written here.
     """
     if isinstance(table, pd.DataFrame):
-        table.map(safe_cell).to_csv(path, index=False)
+        # the header too: a column named from the plan or the data is a cell like any other
+        table.map(safe_cell).rename(columns=safe_cell).to_csv(path, index=False)
         return
     rows = list(table)
     if not rows:
         return
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), extrasaction="ignore")
-        writer.writeheader()
+        writer.writerow({k: safe_cell(k) for k in rows[0]})
         for row in rows:
             writer.writerow({k: safe_cell(v) for k, v in row.items()})
+
+
+# --------------------------------------------------------------------------- LaTeX
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+          "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_LATEX_SPECIAL = re.compile(r"[\\&%$#_{}~^<>|]")
+
+
+def latex(value: Any) -> str:
+    """Text shown as itself in LaTeX (text mode), on one line, also inside a tabular cell.
+
+    The characters LaTeX reads as syntax (``& % $ # _ { } ~ ^`` and the backslash) become the
+    commands that print them, and so do ``<``, ``>`` and ``|`` (which the default OT1 font
+    encoding prints as other glyphs); control characters (newline, tab) become spaces, so that
+    a label cannot end a comment line or a table row. A missing value is shown as "---".
+
+    Examples
+    --------
+    >>> latex("50% & $x_1$")
+    '50\\\\% \\\\& \\\\$x\\\\_1\\\\$'
+    >>> latex("a\\nb")
+    'a b'
+    """
+    if value is None or isinstance(value, Undefined):
+        return "---"
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in str(value))
+    return _LATEX_SPECIAL.sub(lambda m: _LATEX[m.group()], text)
 
 
 # --------------------------------------------------------------------------- file names

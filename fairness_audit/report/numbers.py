@@ -121,8 +121,20 @@ def pvalue(value: Any) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def year(value: Any) -> str:
+    """A (fiscal) year as it is written: 2019, not 2,019; "—" if null."""
+    return "—" if _missing(value) else str(int(value))
+
+
+def level(value: Any) -> str:
+    """An interval level (0.95) as the percentage it names, without trailing zeros (95%,
+    99.5%); "—" if null."""
+    return "—" if _missing(value) else f"{100 * value:g}%"
+
+
 #: name -> formatter; the name is what ``data-fmt`` records (with ``:ARG`` for an argument)
-FORMATTERS: dict[str, Callable[..., str]] = {"fmt": fmt, "pct": pct, "pvalue": pvalue}
+FORMATTERS: dict[str, Callable[..., str]] = {"fmt": fmt, "pct": pct, "pvalue": pvalue, "year": year,
+                                             "level": level}
 
 
 def format_named(value: Any, spec: str) -> str:

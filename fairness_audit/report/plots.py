@@ -6,6 +6,7 @@ figures/), and labels from the data are drawn as plain text (a ``$`` is not math
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,34 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from fairness_audit.natural_units import group_words  # noqa: E402
 from fairness_audit.report.escape import PLAIN_TEXT, inside, plot_label  # noqa: E402
 
 _SAVE = {"dpi": 110, "bbox_inches": "tight", "metadata": {"Software": None}}
+# SVG ids (clip paths, glyphs) come from a random salt unless one is set, and the SVG records
+# its date: a fixed salt and no date make two renders byte-identical, like the PNGs
+SVG_SALT = "fairness_audit"
+
+
+def save(fig: Any, path: Path, **options: Any) -> Path:
+    """Write ``fig`` as PNG at ``path`` and as SVG beside it (``path`` with ``.svg``), then close
+    it. ``options`` override the PNG's savefig options (``_SAVE``); both files carry no software
+    version or date, so that two renders give identical bytes.
+
+    Example
+    -------
+    >>> save(fig, Path("figures/tests.png"))  # doctest: +SKIP
+    PosixPath('figures/tests.png')
+    """
+    png = {**_SAVE, **options}
+    fig.savefig(path, **png)
+    svg = {key: value for key, value in png.items() if key != "metadata"}
+    with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+        fig.savefig(Path(path).with_suffix(".svg"), format="svg", metadata={"Date": None}, **svg)
+    plt.close(fig)
+    return path
 
 
 def tests_forest(results: dict[str, Any], path: Path) -> Path | None:
@@ -47,8 +72,7 @@ def tests_forest(results: dict[str, Any], path: Path) -> Path | None:
     axes[0, 0].set_title("Tests of the audit plan (grey: smaller than the smallest effect of interest)",
                          fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
@@ -75,8 +99,7 @@ def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Pat
     ax.set_xlabel(f"{outcome} rate, % (95% judge-clustered interval)", **PLAIN_TEXT)
     ax.set_title(f"{outcome} by {dimension}", **PLAIN_TEXT)
     ax.legend(fontsize=8, loc="best")
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
@@ -126,8 +149,7 @@ def event_study(model: dict[str, Any], path: Path) -> Path | None:
     ax.set_title(f"Event study: {model.get('outcome', model['name'])} "
                  f"(95% intervals, {model.get('cov_type', '')} by judge)", fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
@@ -180,8 +202,7 @@ def gaps_forest(results: dict[str, Any], outcome: str, period: str, path: Path) 
     ax.set_xlabel(f"gap in {outcome} rate, percentage points (95% interval)")
     ax.set_title(f"Raw and adjusted gaps, {outcome}, {period.replace('_', ' ')}")
     ax.legend(fontsize=8, loc="best")
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
@@ -229,8 +250,7 @@ def judge_funnel(model: dict[str, Any], period: str, path: Path) -> Path | None:
     ax2.set_title("Judges by court", fontsize=9)
     ax2.legend(fontsize=7, loc="best")
     fig.suptitle(f"Judges, {period.replace('_', ' ')}", fontsize=10)
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
@@ -296,14 +316,88 @@ def missing_heatmap(results: dict[str, Any], path: Path) -> Path | None:
     axes[0, 0].set_ylabel("court")
     fig.suptitle("Share of values missing by court and fiscal year (grey: no decisions, or none "
                  "the column applies to)", fontsize=10)
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
 def _quality_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     path = missing_heatmap(results, inside(outdir, "data_quality_missing", ".png"))
     return {"data_quality_missing": path} if path else {}
+
+
+VERDICT_COLOURS = {"consistent with the concern": "#c0504d", "not supported": "#3d7f3d",
+                   "inconclusive": "#b8860b"}
+# a marker shape per verdict as well, for a brief printed in black and white
+_VERDICT_MARKERS = {"consistent with the concern": "o", "not supported": "s", "inconclusive": "D"}
+
+
+def brief_verdicts(results: dict[str, Any], path: Path) -> Path | None:
+    """The brief's verdicts at a glance: one row per primary test, its hypothesis' title, the
+    test's verdict in colour, and its estimate with the interval in natural units (results.json
+    ``natural``) on the row's own axis, since the rows' units and comparisons differ (points per
+    100 cases of shortfall, percent of case duration, a spread between judges); zero is marked
+    on every row. A test without natural units is shown as such."""
+    rows = [(h, t) for h in results["hypotheses"] for t in h["tests"] if t["role"] == "primary"]
+    if not rows:
+        return None
+    counts = {h["id"]: sum(t["role"] == "primary" for t in h["tests"]) for h in results["hypotheses"]}
+    row_in, head_in, width_in = 0.36, 0.42, 7.5
+    height_in = head_in + row_in * len(rows) + 0.1
+    fig = plt.figure(figsize=(width_in, height_in))
+    row = row_in / height_in  # one row, in figure fractions
+
+    for i, (h, t) in enumerate(rows):
+        top = 1 - (head_in / height_in) - i * row
+        n = t.get("natural")
+        title = f"{h['id']} {h['title']}"
+        group = group_words(t["term"])
+        if counts[h["id"]] > 1:  # several tests of one concern: say which group each reads
+            title += f": {group}" if group else f": {t['id']}"
+        fig.text(0.005, top - 0.08 * row, textwrap.shorten(plot_label(title), 78, placeholder="…"),
+                 fontsize=7.5, va="top", **PLAIN_TEXT)
+        units = f"{n['unit']} {n['per']}" if n else "no estimate in natural units"
+        fig.text(0.005, top - 0.52 * row, textwrap.shorten(plot_label(units), 96, placeholder="…"),
+                 fontsize=6.3, color="#555555", va="top", **PLAIN_TEXT)
+        colour = VERDICT_COLOURS[t["verdict"]]
+        fig.text(0.585, top - 0.42 * row, t["verdict"], ha="center", va="center", fontsize=6.5,
+                 color="white", weight="bold",
+                 bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": colour})
+        ax = fig.add_axes((0.69, top - 0.5 * row, 0.3, 0.3 * row))
+        ax.patch.set_visible(False)
+        ax.set_yticks([])
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.set_ylim(-1, 1)
+        ax.axvline(0, color="black", lw=0.8)
+        if n:
+            lo, hi, value = n["ci_low"], n["ci_high"], n["value"]
+            ax.errorbar(value, 0, xerr=[[value - lo], [hi - value]],
+                        fmt=_VERDICT_MARKERS[t["verdict"]], color=colour, capsize=2.5, ms=4.5, lw=1.5)
+            left, right = min(lo, 0.0), max(hi, 0.0)
+            pad = 0.12 * (right - left or 1.0)
+            ax.set_xlim(left - pad, right + pad)
+            # the concern's side of zero, tinted: where an effect would bear the concern out
+            ax.axvspan(0, right + pad, color="#f6dede", zorder=0) if t["concern_sign"] > 0 \
+                else ax.axvspan(left - pad, 0, color="#f6dede", zorder=0)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.tick_params(axis="x", labelsize=6, length=2, pad=1)
+        else:
+            ax.set_xticks([])
+        if i + 1 < len(rows) and rows[i + 1][0]["id"] != h["id"]:
+            fig.add_artist(plt.Line2D([0.005, 0.995], [top - row] * 2, color="#cccccc", lw=0.6))
+    level = results.get("provenance", {}).get("config", {}).get("inference", {}).get("interval_level")
+    interval = f"{100 * level:g}% interval" if level else "interval"
+    fig.text(0.005, 1 - 0.04 / height_in, f"Verdicts, and estimates with their plausible range "
+             f"({interval})\nEach row has its own scale; the line is 0 (no effect); the shaded side "
+             "is the concern's direction", fontsize=8, va="top", linespacing=1.4)
+    # printed on paper: a finer grid than the report's screen figures
+    save(fig, path, dpi=200, bbox_inches=None)
+    return path
+
+
+def _brief_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    path = brief_verdicts(results, outdir / "brief_verdicts.png")
+    return {"brief_verdicts": path} if path else {}
 
 
 # Each producer reads results and returns {figure name: png path}. The report shows a figure
@@ -315,6 +409,7 @@ FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
     _gap_figures,
     _judge_figures,
     _quality_figures,
+    _brief_figures,
 ]
 
 

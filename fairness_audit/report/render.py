@@ -11,17 +11,24 @@ shows from results.json names its place there (``numbers.py``: ``data-src`` and 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, pass_eval_context, select_autoescape
 
-from fairness_audit.report import plots
-from fairness_audit.report.escape import md, md_code, safe_cell, write_csv
+from fairness_audit.report import plots, regression_tables, replication, report_tables
+from fairness_audit.report.brief import BRIEF_MAX_PAGES, brief_context, pdf_pages, print_pdf
+from fairness_audit.report.escape import md, md_code, safe_cell, slug, write_csv
+from fairness_audit.report.methods import methods
 from fairness_audit.report.numbers import FORMATTERS, as_html, fmt, pvalue, sourced
 
-__all__ = ["findings_lines", "safe_cell", "write_report"]
+__all__ = ["findings_lines", "report_files", "safe_cell", "write_report"]
+
+
+def _silent(message: str) -> None:
+    return None
 
 
 def upper_median(values: Any) -> Any:
@@ -52,7 +59,8 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(["html", "htm", "html.j2", "htm.j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update({name: _number_filter(name) for name in FORMATTERS})
-    env.filters.update(upper_median=upper_median, md=md, md_code=md_code)
+    # anchor: a plan name (hypothesis id) as an HTML id that a contents link can name
+    env.filters.update(upper_median=upper_median, md=md, md_code=md_code, anchor=slug)
     return env
 
 
@@ -90,12 +98,43 @@ def quality_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+COVERAGE_YEARS_PER_TABLE = 10  # fiscal years per coverage table: a table fits a printed page
+
+
+def coverage_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decisions of results.json ``data.quality.by_court_year`` as court x fiscal-year
+    tables, each of at most ``COVERAGE_YEARS_PER_TABLE`` consecutive years (courts in rows);
+    a cell is the record itself (None where a court has no decisions that year), so that its
+    ``n`` keeps its place in results.json. [] without the appendix."""
+    cells = ((results.get("data") or {}).get("quality") or {}).get("by_court_year") or []
+
+    def order(value: Any) -> tuple[bool, str]:  # unknown (null) last; years sort as numbers
+        return value is None, f"{value:>12}" if isinstance(value, int) else str(value)
+
+    years = sorted({c["fiscal_year"] for c in cells}, key=order)
+    courts = sorted({c["court_id"] for c in cells}, key=order)
+    by_key = {(c["court_id"], c["fiscal_year"]): c for c in cells}
+    tables = []
+    for start in range(0, len(years), COVERAGE_YEARS_PER_TABLE):
+        chunk = years[start:start + COVERAGE_YEARS_PER_TABLE]
+        tables.append({"years": chunk,
+                       "rows": [{"court": court, "cells": [by_key.get((court, y)) for y in chunk]}
+                                for court in courts]})
+    return tables
+
+
 QUALITY_CSV_COLUMNS = ["court_id", "fiscal_year", "decisions", "column", "applies_to", "rows",
                        "missing", "share"]
 
 
-def write_report(results: dict[str, Any], outdir: Path) -> None:
-    """Write report.md, report.html, figures/ and tables/ from a results dict."""
+def write_report(results: dict[str, Any], outdir: Path, *, pdf: bool = True,
+                 progress: Callable[[str], None] = _silent, started: float | None = None) -> None:
+    """Write report.md, report.html, brief.html, figures/ and tables/ from a results dict;
+    and brief.pdf when ``pdf`` and a Chromium is installed (``brief.print_pdf``; without one,
+    ``progress`` says so and the rest is written as usual). Each hypothesis' regression table
+    goes to tables/ as .tex, .md and .csv (``regression_tables``), every other table the report
+    shows as CSV (``report_tables``); REPLICATION.md, written last, lists every file and states
+    the runtime since ``started`` (a ``time.perf_counter()`` reading; None: not measured)."""
     outdir = Path(outdir)
     figures_dir, tables_dir = outdir / "figures", outdir / "tables"
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +152,8 @@ def write_report(results: dict[str, Any], outdir: Path) -> None:
         # written with its header when nothing is missing, so that the file is always there
         write_csv(pd.DataFrame(quality_rows(results), columns=QUALITY_CSV_COLUMNS),
                   tables_dir / "data_quality.csv")
+    regression_tables.write_tables(results, tables_dir)
+    report_tables.write_report_tables(results, tables_dir)
 
     # the templates see numbers that know their place in results.json (numbers.sourced)
     r = sourced(results)
@@ -122,12 +163,42 @@ def write_report(results: dict[str, Any], outdir: Path) -> None:
         "figures": {name: f"figures/{path.name}" for name, path in figures.items()},
         "embedded": embedded,
         "quality_columns": plots.quality_columns(r, QUALITY_COLUMNS_SHOWN),
+        "coverage": coverage_tables(r),
+        "methods": methods(r),
+        "brief": brief_context(r),  # report.html opens with the brief (_brief.html.j2)
         "absent": [h for h in ("H1", "H2", "H3", "H4", "H5", "H6", "H7")
                    if h not in {x["id"] for x in results["hypotheses"]}],
     }
     env = _environment()
     (outdir / "report.md").write_text(env.get_template("report.md.j2").render(**context))
     (outdir / "report.html").write_text(env.get_template("report.html.j2").render(**context))
+    (outdir / "brief.html").write_text(env.get_template("brief.html.j2").render(**context))
+    if pdf:
+        _brief_pdf(outdir, progress)
+    # last: it lists every file written above
+    replication.write_replication(results, outdir, started=started)
+
+
+def _brief_pdf(outdir: Path, progress: Callable[[str], None]) -> None:
+    """brief.pdf from brief.html, or a progress line saying why not (never an error)."""
+    problem = print_pdf(outdir / "brief.html", outdir / "brief.pdf")
+    if problem is not None:
+        progress(f"brief.pdf not written: {problem}")
+        return
+    pages = pdf_pages((outdir / "brief.pdf").read_bytes())
+    if pages > BRIEF_MAX_PAGES:
+        progress(f"brief.pdf has {pages} pages, more than the {BRIEF_MAX_PAGES} a brief should")
+
+
+#: the files of an audit's output folder named at the end of a command, in reading order
+REPORT_FILES = ("brief.html", "brief.pdf", "report.html", "report.md", "results.json",
+                "REPLICATION.md")
+
+
+def report_files(outdir: str | Path) -> list[Path]:
+    """The files of ``REPORT_FILES`` that an audit wrote in ``outdir`` (brief.pdf only where
+    Chromium printed it)."""
+    return [Path(outdir) / name for name in REPORT_FILES if (Path(outdir) / name).exists()]
 
 
 def findings_lines(results: dict[str, Any]) -> list[str]:

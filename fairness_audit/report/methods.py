@@ -1,0 +1,360 @@
+"""The report's methods appendix, written from the plan that results.json stores.
+
+Why: a reader must learn what the audit did from the plan it ran, not from the plan the code
+ships with. Rendering reads only results.json, so this module reads ``provenance.config`` (the
+resolved plan) and nothing else: every date, threshold, method name and option below comes from
+it, and a plan that changes one changes the appendix. The tests' reporting scales are not plan
+options (the audit derives them from each model's family and outcome); they are read from the
+tests of results.json.
+
+The appendix is returned as data, not text: sentences are tuples whose parts are text or
+:class:`Num` (a number of the plan with the formatter that writes it), so that the HTML template
+writes each number inside the span that names its place in results.json (``numbers.py``) and the
+Markdown template escapes each piece of text. Plan keys this module does not describe are listed
+as written (:attr:`Methods.other`), so that no option of a plan goes unreported.
+
+Example
+-------
+>>> m = methods({"provenance": {"config": {"inference": {"interval_level": 0.9,
+...                                                       "adjustment": "holm"}}}})
+>>> [part for part in m.inference[0].text if isinstance(part, str)][0]
+'Intervals are at the '
+>>> m.inference[0].text[1]
+Num(value=0.9, fmt='level')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Item", "Methods", "ModelMethods", "Num", "TestMethods", "methods"]
+
+
+@dataclass(frozen=True)
+class Num:
+    """A number of the plan in a sentence, with the name of the formatter that writes it
+    (``numbers.FORMATTERS``: ``fmt``, ``level``, ``year``...)."""
+
+    value: Any
+    fmt: str = "fmt"
+
+
+#: a sentence: text and numbers, in reading order
+Sentence = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a definition list: a label and the sentence that explains it."""
+
+    label: str
+    text: Sentence
+
+
+@dataclass(frozen=True)
+class TestMethods:
+    """A test of the plan that reads a model or an analysis."""
+
+    id: str
+    hypothesis: str
+    role: str
+    term: str
+    scale: str | None
+    sesoi: Any
+    concern_sign: Any
+    concern: str
+
+
+@dataclass(frozen=True)
+class ModelMethods:
+    """One model or analysis of the plan, with the tests that read it."""
+
+    name: str
+    kind: str                     # "model", or the analysis' kind (event_study, did, ...)
+    family: str | None
+    formula: str | None
+    outcome: str | None
+    fixed_effects: tuple[str, ...]
+    cluster: str | None
+    cov_type: str | None
+    sample: tuple[str, ...]
+    options: tuple[Item, ...]
+    tests: tuple[TestMethods, ...]
+    checked_by: tuple[str, ...]   # hypotheses whose verdict its design checks can force
+
+
+@dataclass(frozen=True)
+class Methods:
+    """The methods appendix: each section a tuple of items (or models), in reading order."""
+
+    design: tuple[Item, ...]
+    features: tuple[Item, ...]
+    models: tuple[ModelMethods, ...]
+    inference: tuple[Item, ...]
+    verdicts: tuple[Sentence, ...]
+    disparities: tuple[Item, ...]
+    other: tuple[Item, ...]
+
+
+# the plan keys described below; any other key is listed as written (Methods.other)
+_KNOWN = {
+    "": {"seed", "policy", "window", "features", "inference", "controls", "fixed_effects",
+         "models", "analyses", "hypotheses", "disparities"},
+    "policy": {"start", "end", "memo"},
+    "window": {"start", "end"},
+    "features": {"quota_target", "completions", "intensity_window", "complete_year_slack_days"},
+    "inference": {"alpha", "adjustment", "cluster", "interval_level",
+                  "placebo_forces_inconclusive"},
+    "disparities": {"outcomes", "continuous", "dimensions", "intersections", "min_cell",
+                    "reference", "bootstrap_replicates", "adjusted", "adjusted_max_groups"},
+}
+_MODEL_KEYS = {"family", "outcome", "terms", "fixed_effects", "sample", "cov_type", "cluster"}
+_HYPOTHESIS_KEYS = {"tests", "checks"}
+_TEST_KEYS = {"id", "role", "model", "term", "concern_sign", "sesoi", "sesoi_reason"}
+_METHOD_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
+_COMPLETIONS = {
+    "merits": "merits decisions in the workload file",
+    "all": "every completion in the workload file (merits decisions and administrative "
+           "completions)",
+}
+_SIGN = {-1: "negative", 1: "positive"}
+
+
+def _get(mapping: Any, key: str, default: Any = None) -> Any:
+    return mapping.get(key, default) if isinstance(mapping, Mapping) else default
+
+
+def _names(values: Any) -> str:
+    """A list of plan names as text ("a, b and c"); "none" for an empty list."""
+    items = [str(v) for v in values or ()]
+    if not items:
+        return "none"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _other(section: str, mapping: Any) -> list[Item]:
+    if not isinstance(mapping, Mapping):
+        return []
+    known = _KNOWN.get(section, set())
+    prefix = f"{section}." if section else ""
+    return [Item(f"{prefix}{key}", (value,)) for key, value in mapping.items() if key not in known]
+
+
+def _design(plan: Mapping[str, Any]) -> list[Item]:
+    policy, window = _get(plan, "policy", {}), _get(plan, "window", {})
+    items = []
+    if policy:
+        items.append(Item("policy", (
+            f"The quota applies to decisions from {_get(policy, 'start', '?')} to "
+            f"{_get(policy, 'end', '?')} (end excluded); the memo that announced it is dated "
+            f"{_get(policy, 'memo', '?')} (anticipation checks).",)))
+    if window:
+        items.append(Item("analysis window", (
+            f"Every model reads decisions dated from {_get(window, 'start', '?')} to "
+            f"{_get(window, 'end', '?')} (end excluded), unless its design sets its own dates; "
+            "other decisions are counted as outside the window.",)))
+    if "controls" in plan:
+        items.append(Item("controls", (f"{_names(plan['controls'])} (the plan's default "
+                                       "respondent controls).",)))
+    if "fixed_effects" in plan:
+        items.append(Item("fixed effects", (f"{_names(plan['fixed_effects'])} (the plan's "
+                                            "default; each model lists its own).",)))
+    return items
+
+
+def _features(plan: Mapping[str, Any]) -> list[Item]:
+    features = _get(plan, "features", {})
+    policy = _get(plan, "policy", {})
+    if not features:
+        return []
+    target = _get(features, "quota_target")
+    completions = _get(features, "completions")
+    counted = _COMPLETIONS.get(str(completions), f"completions of kind '{completions}'")
+    items = [
+        Item("quota_shortfall", (
+            "A judge's shortfall from the pro-rated target at a decision, in hundreds of cases: "
+            "max(0, ", Num(target),
+            " × (days since the later of October 1 and the judge's first completion in that "
+            "fiscal year + 1) / 365 − the judge's completions dated before the decision in the "
+            f"same fiscal year) / 100. Completions counted: {counted}. Fiscal years the data do "
+            "not cover from their first day have no shortfall; their decisions are left out of "
+            "the models that read it.")),
+        Item("post_policy", (
+            f"1 for decisions dated from {_get(policy, 'start', '?')} to "
+            f"{_get(policy, 'end', '?')} (end excluded), else 0. Its main effect is absorbed by "
+            "fiscal-year fixed effects and is not reported.",)),
+    ]
+    window = _get(features, "intensity_window") or ()
+    if len(window) == 2:
+        items.append(Item("pre_policy_gap", (
+            "A judge's shortfall before the quota, in hundreds of cases: max(0, ", Num(target),
+            " − the judge's mean completions per complete fiscal year over FY",
+            Num(window[0], "year"), "–FY", Num(window[1], "year"),
+            f") / 100, counting {counted}. A year is complete when the judge's first and last "
+            "completions fall within ", Num(_get(features, "complete_year_slack_days"), "fmt"),
+            " days of its first and last day; judges without a complete year in the window are "
+            "left out of the timing designs.")))
+    items.append(Item("other variables", (
+        "unrepresented = not represented; log_duration = log((duration_days + 1) / 365); "
+        "fiscal_month 1-12 (October = 1).",)))
+    return items
+
+
+def _tests_by_model(plan: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str, list[TestMethods]]:
+    scales = {t.get("id"): t.get("scale") for h in _get(results, "hypotheses", []) or []
+              for t in _get(h, "tests", []) or []}
+    out: dict[str, list[TestMethods]] = {}
+    for hid, hyp in (_get(plan, "hypotheses", {}) or {}).items():
+        for t in _get(hyp, "tests", []) or []:
+            sign = _get(t, "concern_sign")
+            out.setdefault(str(_get(t, "model")), []).append(TestMethods(
+                id=str(_get(t, "id")), hypothesis=str(hid), role=str(_get(t, "role")),
+                term=str(_get(t, "term")), scale=scales.get(_get(t, "id")) or None,
+                sesoi=_get(t, "sesoi"), concern_sign=sign,
+                concern=_SIGN.get(int(sign), str(sign)) if sign is not None else "—"))
+    return out
+
+
+def _models(plan: Mapping[str, Any], results: Mapping[str, Any]) -> list[ModelMethods]:
+    tests = _tests_by_model(plan, results)
+    cluster = _get(_get(plan, "inference", {}), "cluster")
+    checked: dict[str, list[str]] = {}
+    for hid, hyp in (_get(plan, "hypotheses", {}) or {}).items():
+        for name in _get(hyp, "checks", []) or []:
+            checked.setdefault(str(name), []).append(str(hid))
+    out = []
+    for name, spec in (_get(plan, "models", {}) or {}).items():
+        terms = _get(spec, "terms", []) or []
+        out.append(ModelMethods(
+            name=str(name), kind="model", family=_get(spec, "family"),
+            formula=f"{_get(spec, 'outcome', '?')} ~ {' + '.join(str(t) for t in terms)}",
+            outcome=_get(spec, "outcome"),
+            fixed_effects=tuple(str(f) for f in _get(spec, "fixed_effects", []) or []),
+            # a model's own cluster when the plan gives one, else the plan's
+            cluster=_get(spec, "cluster") or cluster, cov_type=_get(spec, "cov_type"),
+            sample=tuple(str(s) for s in _get(spec, "sample", []) or []),
+            options=tuple(Item(k, (v,)) for k, v in spec.items() if k not in _MODEL_KEYS),
+            tests=tuple(tests.get(str(name), [])), checked_by=tuple(checked.get(str(name), []))))
+    for name, spec in (_get(plan, "analyses", {}) or {}).items():
+        options = _get(spec, "options", {}) or {}
+        out.append(ModelMethods(
+            name=str(name), kind=str(_get(spec, "kind")), family=None, formula=None,
+            outcome=_get(spec, "outcome"), fixed_effects=(), cluster=cluster, cov_type=None,
+            sample=(), options=tuple(Item(str(k), (v,)) for k, v in options.items()),
+            tests=tuple(tests.get(str(name), [])), checked_by=tuple(checked.get(str(name), []))))
+    return out
+
+
+def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
+    inference = _get(plan, "inference", {}) or {}
+    level, alpha = _get(inference, "interval_level"), _get(inference, "alpha")
+    adjustment = _get(inference, "adjustment")
+    method = _METHOD_NAMES.get(str(adjustment), str(adjustment))
+    primary = [str(_get(t, "id")) for h in (_get(plan, "hypotheses", {}) or {}).values()
+               for t in _get(h, "tests", []) or [] if _get(t, "role") == "primary"]
+    forces = _get(inference, "placebo_forces_inconclusive")
+    items = [
+        Item("intervals", ("Intervals are at the ", Num(level, "level"),
+                           f" level; standard errors are clustered by {_get(inference, 'cluster')}"
+                           " (each model's covariance is given with it above).")),
+        Item("multiple testing", (
+            f"{method} adjustment across the primary family: every primary test of the plan with "
+            f"an estimate ({_names(primary)}); the adjusted p-values are the primary tests' "
+            f"p_adjusted. Other tests keep their unadjusted p-value. Group gaps form their own "
+            f"families, one per outcome x dimension, with the same method.",)),
+        Item("error rate", ("alpha = ", Num(alpha), " (two-sided p-values).")),
+        Item("placebo terms", (
+            ("A placebo term (the slope before the quota) whose p-value is below alpha fails "
+             "and forces the hypothesis' primary verdicts to inconclusive."
+             if forces else
+             "Placebo terms (the slope before the quota) are reported; they force no verdict."),)),
+    ]
+    verdicts: list[Sentence] = [
+        ("Not supported: the test's ", Num(level, "level"),
+         " interval excludes every effect at least its smallest effect of interest in the "
+         "concern's direction (the reason says when a smaller effect was detected).",),
+        (f"Consistent with the concern: otherwise, when its p-value ({method}-adjusted for a "
+         "primary test) is below ", Num(alpha), " and the estimate has the concern's sign."),
+        ("Inconclusive: otherwise.",),
+        ("A failed design check that forces (a design check fails when the deviation it tests "
+         "is significant at alpha; docs/timing.md gives each check's rule) makes the primary "
+         "verdicts of its hypothesis inconclusive, and the reason names the check; checks at "
+         "placebo and concurrent-shock dates are reported and force nothing.",),
+        ("A hypothesis is consistent with the concern if any of its primary tests is, not "
+         "supported if all are, and inconclusive otherwise.",),
+    ]
+    return items, verdicts
+
+
+def _disparities(plan: Mapping[str, Any]) -> list[Item]:
+    d = _get(plan, "disparities", {}) or {}
+    if not d:
+        return []
+    references = _get(d, "reference", {}) or {}
+    intersections = [" x ".join(str(p) for p in pair) for pair in _get(d, "intersections", []) or []]
+    items = [
+        Item("outcomes", (f"rates of {_names(_get(d, 'outcomes'))}; means and medians of "
+                          f"{_names(_get(d, 'continuous'))}.",)),
+        Item("dimensions", (f"{_names(_get(d, 'dimensions'))}; intersections: "
+                            f"{_names(intersections)}.",)),
+        Item("minimum cell", ("Cells with fewer than ", Num(_get(d, "min_cell")),
+                              " decisions are suppressed, with complementary cells wherever a "
+                              "hidden count could be solved from the tables shown.")),
+        Item("intervals", ("Judge-cluster bootstrap, ", Num(_get(d, "bootstrap_replicates")),
+                           " replicates (judges resampled once per replicate).")),
+        Item("reference groups", (
+            ("; ".join(f"{k}: {v}" for k, v in references.items())
+             + "; other dimensions: the largest group." if references
+             else "the largest group of each dimension (ties: the first seen)."),)),
+    ]
+    if _get(d, "adjusted"):
+        items.append(Item("adjusted gaps", (
+            "Linear-probability gaps adjusted for the other case characteristics, the judge and "
+            "time, with the Oaxaca-Blinder split of each raw gap; groups beyond the largest ",
+            Num(_get(d, "adjusted_max_groups")), " share one indicator and get no adjusted gap.")))
+    else:
+        items.append(Item("adjusted gaps", ("not computed (disparities.adjusted is false).",)))
+    return items
+
+
+def methods(results: Mapping[str, Any]) -> Methods:
+    """The methods appendix of a results dict, from its ``provenance.config``.
+
+    Parameters
+    ----------
+    results
+        results.json as a dict; pass the sourced copy (``numbers.sourced``) so that the
+        numbers of the appendix name their place in it.
+
+    Returns
+    -------
+    Methods
+        Sections of items whose sentences mix text and :class:`Num`; plan keys that the
+        sections do not describe are in ``other``, as written.
+
+    Example
+    -------
+    >>> plan = {"features": {"quota_target": 500, "completions": "all"}}
+    >>> m = methods({"provenance": {"config": plan}})
+    >>> m.features[0].text[1]
+    Num(value=500, fmt='fmt')
+    """
+    plan = _get(_get(results, "provenance", {}), "config", {}) or {}
+    inference, verdicts = _inference(plan)
+    other = _other("", plan)
+    for section in ("policy", "window", "features", "inference", "disparities"):
+        other += _other(section, _get(plan, section))
+    for hid, hyp in (_get(plan, "hypotheses", {}) or {}).items():
+        if not isinstance(hyp, Mapping):
+            continue
+        other += [Item(f"hypotheses.{hid}.{k}", (v,)) for k, v in hyp.items()
+                  if k not in _HYPOTHESIS_KEYS]
+        for t in _get(hyp, "tests", []) or []:
+            other += [Item(f"hypotheses.{hid}.tests.{_get(t, 'id')}.{k}", (v,))
+                      for k, v in t.items() if k not in _TEST_KEYS]
+    return Methods(design=tuple(_design(plan)), features=tuple(_features(plan)),
+                   models=tuple(_models(plan, results)), inference=tuple(inference),
+                   verdicts=tuple(verdicts), disparities=tuple(_disparities(plan)),
+                   other=tuple(other))
