@@ -46,15 +46,15 @@ HYPOTHESES: dict[str, HypothesisText] = {
     "H1": HypothesisText(
         "Quantity over quality: judges rush",
         "Judges are pushed to rush: quantity over quality.",
-        "Difference-in-differences and event study around 2018-10-01; intensity = the judge's "
-        "pre-policy shortfall from 700 a year; judge and court x quarter fixed effects.",
+        "Difference-in-differences and event study around {policy_start}; intensity = the judge's "
+        "pre-policy shortfall from {quota_target} a year; judge and court x quarter fixed effects.",
         ("Judges who were slow before may have sped up anyway (regression to the mean).",
          "Concurrent policies (Matter of A-B-, Matter of L-A-B-R-, hiring classes, COVID).")),
     "H2": HypothesisText(
         "Pressure shifts outcomes against respondents",
         "\"The boss wants removal orders, not grants\": quota pressure shifts outcomes against "
         "respondents.",
-        "Logit of grant on the judge's shortfall from the pro-rated 700 target at the decision "
+        "Logit of grant on the judge's shortfall from the pro-rated {quota_target} target at the decision "
         "date, before and after the quota, with judge, fiscal-year, fiscal-month, nationality and "
         "case-type fixed effects and judge-clustered errors. The tested term is the change in the "
         "shortfall slope once the quota applied (post_policy:quota_shortfall); the slope before "
@@ -143,7 +143,7 @@ HYPOTHESES: dict[str, HypothesisText] = {
         "ordered removed without being heard, and in-absentia orders rise with quota "
         "pressure.",
         "H2's design with the in-absentia order as outcome, on every merits decision in the "
-        "window: a logit of in_absentia on the judge's shortfall from the pro-rated 700 target "
+        "window: a logit of in_absentia on the judge's shortfall from the pro-rated {quota_target} target "
         "and its change after the quota (post_policy:quota_shortfall, concern: positive), with "
         "the respondent controls, judge, fiscal-year, fiscal-month, nationality and case-type "
         "fixed effects and judge-clustered errors; the pre-policy slope is a placebo.",
@@ -155,6 +155,15 @@ HYPOTHESES: dict[str, HypothesisText] = {
          "Detention status strongly predicts attendance; custody recorded with error biases "
          "the control.")),
 }
+
+
+def design_text(text: HypothesisText, config: AuditConfig) -> str:
+    """A hypothesis' design in words, with the plan's policy date and quota target (text that
+    depends on the plan is rendered from it)."""
+    return text.design.format(policy_start=config.policy.start.isoformat(),
+                              quota_target=config.features.quota_target)
+
+
 
 
 # a placebo (pre-policy) term needs the window to open by this date (contract section 3)
@@ -375,7 +384,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
             if name in primary_sources:
                 forcing.extend(failed)
         hypotheses.append({
-            "id": hid, "title": text.title, "concern": text.concern, "design": text.design,
+            "id": hid, "title": text.title, "concern": text.concern,
+            "design": design_text(text, config),
             "threats": list(text.threats), "verdict": INCONCLUSIVE, "verdict_reason": "",
             "tests": tests, "checks": checks, "_forcing": forcing, "_own": own_failures,
         })

@@ -27,6 +27,13 @@ _SAVE = {"dpi": 110, "bbox_inches": "tight", "metadata": {"Software": None}}
 SVG_SALT = "fairness_audit"
 
 
+def interval_level(results: dict[str, Any]) -> str:
+    """The plan's interval level as axis text ("95%"), from results.json's provenance."""
+    level = (results.get("provenance", {}).get("config", {}).get("inference", {})
+             .get("interval_level", 0.95))
+    return f"{100 * float(level):g}%"
+
+
 def save(fig: Any, path: Path, **options: Any) -> Path:
     """Write ``fig`` as PNG at ``path`` and as SVG beside it (``path`` with ``.svg``), then close
     it. ``options`` override the PNG's savefig options (``_SAVE``); both files carry no software
@@ -68,7 +75,7 @@ def tests_forest(results: dict[str, Any], path: Path) -> Path | None:
         ax.set_yticks(range(len(tests)))
         ax.set_yticklabels([f"{t['id']} ({t['role']})\n{t['term']}" for t in tests], fontsize=8)
         ax.set_ylim(-0.7, len(tests) - 0.3)
-        ax.set_xlabel(f"{scale}: estimate with 95% interval", fontsize=9)
+        ax.set_xlabel(f"{scale}: estimate with {interval_level(results)} interval", fontsize=9)
     axes[0, 0].set_title("Tests of the audit plan (grey: smaller than the smallest effect of interest)",
                          fontsize=10)
     fig.tight_layout()
@@ -77,7 +84,8 @@ def tests_forest(results: dict[str, Any], path: Path) -> Path | None:
 
 
 def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Path) -> Path | None:
-    """Rates by group before and after the policy, with 95% intervals; suppressed cells omitted."""
+    """Rates by group before and after the policy, with the plan's intervals; suppressed cells
+    omitted."""
     rows = [r for r in results["disparities"]
             if r["outcome"] == outcome and r["dimension"] == dimension and not r["suppressed"]]
     if not rows:
@@ -96,7 +104,8 @@ def group_rates(results: dict[str, Any], outcome: str, dimension: str, path: Pat
                         label=period.replace("_", " ") if i == 0 else None)
     ax.set_yticks(range(len(groups)))
     ax.set_yticklabels([plot_label(g) for g in groups], fontsize=8, **PLAIN_TEXT)
-    ax.set_xlabel(f"{outcome} rate, % (95% judge-clustered interval)", **PLAIN_TEXT)
+    ax.set_xlabel(f"{outcome} rate, % ({interval_level(results)} judge-clustered interval)",
+                  **PLAIN_TEXT)
     ax.set_title(f"{outcome} by {dimension}", **PLAIN_TEXT)
     ax.legend(fontsize=8, loc="best")
     save(fig, path)
@@ -124,8 +133,9 @@ def _test_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     return {"tests": path} if path else {}
 
 
-def event_study(model: dict[str, Any], path: Path) -> Path | None:
-    """Event-study coefficients by quarter with 95% intervals, the policy date marked."""
+def event_study(model: dict[str, Any], path: Path, level: str = "95%") -> Path | None:
+    """Event-study coefficients by quarter with their intervals (``level``, the plan's), the
+    policy date marked."""
     rows = [r for r in model.get("series", []) if r["estimate"] is not None]
     if not rows:
         return None
@@ -147,7 +157,7 @@ def event_study(model: dict[str, Any], path: Path) -> Path | None:
     ax.set_ylabel(f"{model.get('outcome', '')} per unit of {intensity}\n[{model.get('scale', '')}]",
                   fontsize=8)
     ax.set_title(f"Event study: {model.get('outcome', model['name'])} "
-                 f"(95% intervals, {model.get('cov_type', '')} by judge)", fontsize=10)
+                 f"({level} intervals, {model.get('cov_type', '')} by judge)", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     save(fig, path)
     return path
@@ -169,14 +179,15 @@ def _event_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
             name = f"{h['id']}_event_{model.get('outcome', analysis)}"
             if name in figures:
                 name = f"{h['id']}_event_{analysis}"
-            path = event_study(model, inside(outdir, name, ".png"))
+            path = event_study(model, inside(outdir, name, ".png"), interval_level(results))
             if path:
                 figures[name] = path
     return figures
 
 
 def gaps_forest(results: dict[str, Any], outcome: str, period: str, path: Path) -> Path | None:
-    """Raw and adjusted gaps to each dimension's reference group, with 95% intervals (points)."""
+    """Raw and adjusted gaps to each dimension's reference group, with the plan's intervals
+    (points)."""
     rows = [r for r in results["disparities"]
             if r["outcome"] == outcome and r["period"] == period and not r["suppressed"]
             and r["group"] != r["reference"] and " x " not in r["dimension"]
@@ -199,7 +210,8 @@ def gaps_forest(results: dict[str, Any], outcome: str, period: str, path: Path) 
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([plot_label(f"{r['dimension']}: {r['group']} vs {r['reference']}")
                         for r in reversed(rows)], fontsize=7, **PLAIN_TEXT)
-    ax.set_xlabel(f"gap in {outcome} rate, percentage points (95% interval)")
+    ax.set_xlabel(f"gap in {outcome} rate, percentage points ({interval_level(results)} "
+                  "interval)")
     ax.set_title(f"Raw and adjusted gaps, {outcome}, {period.replace('_', ' ')}")
     ax.legend(fontsize=8, loc="best")
     save(fig, path)
