@@ -19,10 +19,14 @@ from fairness_audit.checkpoints import checkpoint
 from fairness_audit.config import AuditConfig
 from fairness_audit.data_quality import data_quality, release_of
 from fairness_audit.disparity import disparities
-from fairness_audit.errors import OutputError, TableError, ValidationFailed
+from fairness_audit.errors import TableError, ValidationFailed
 from fairness_audit.features import build_frame
 from fairness_audit.hypotheses import run_hypotheses
-from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
+from fairness_audit.outputs import (
+    check_replaceable_folder,
+    staged_folder,
+    writing,
+)
 from fairness_audit.results import SCHEMA_VERSION, provenance, validate_results
 from fairness_audit.schema import coerce_decisions, validate_decisions, validate_workload
 from fairness_audit.stages import stage
@@ -143,18 +147,14 @@ def check_out(out: Path, path: str | os.PathLike) -> None:
     OutputError
         One line naming ``--out`` and what is wrong.
     """
-    label = f"--out {out}"
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{label}: expected a folder, found a file")
-    if out.resolve() in Path(path).resolve().parents:
-        raise OutputError(f"{label}: the output folder is replaced by each audit, and it holds "
-                          f"the input {path}; choose another folder")
-    if out.is_dir() and not (out / "results.json").exists() and any(out.iterdir()):
-        raise OutputError(f"{label}: the folder holds other files and no results.json, so it is "
-                          "not an earlier audit's output; each audit replaces its output folder "
-                          "as a whole: choose a new or empty folder")
-    check_output_folder(out.parent, label)
-    remove_stale_staging(out)
+    def foreign(folder: Path) -> str | None:
+        if (folder / "results.json").exists() or not any(folder.iterdir()):
+            return None
+        return ("the folder holds other files and no results.json, so it is not an earlier "
+                "audit's output; each audit replaces its output folder as a whole: choose a new "
+                "or empty folder")
+
+    check_replaceable_folder(out, [path], kind="audit", foreign=foreign)
 
 
 def run_audit(path: str | os.PathLike, config: AuditConfig, outdir: str | os.PathLike,

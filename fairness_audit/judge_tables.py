@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from fairness_audit.errors import OutputError, TableError
+from fairness_audit.errors import TableError
 from fairness_audit.inference import adjust
 from fairness_audit.judge_rates import (
     FAQ,
@@ -62,7 +62,11 @@ from fairness_audit.judge_rates import (
     read_decision_counts,
     trac_rates,
 )
-from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
+from fairness_audit.outputs import (
+    check_replaceable_folder,
+    staged_folder,
+    writing,
+)
 from fairness_audit.progress import ProgressLike, as_progress
 from fairness_audit.report.escape import PLAIN_TEXT, md, plot_label, write_csv
 
@@ -420,19 +424,15 @@ def check_judges_out(out: Path, path: Path) -> None:
     OutputError
         One line naming ``--out`` and what is wrong.
     """
-    label = f"--out {out}"
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{label}: expected a folder, found a file")
-    if out.resolve() in path.resolve().parents:
-        raise OutputError(f"{label}: the output folder is replaced by each run, and it holds the "
-                          f"input {path}; choose another folder")
-    others = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES) if out.is_dir() else []
-    if others:
-        raise OutputError(f"{label}: the folder holds {others[:3]}{' ...' if len(others) > 3 else ''}, "
-                          "which this command does not write; each run replaces its output folder "
-                          "as a whole: choose a new or empty folder")
-    check_output_folder(out.parent, label)
-    remove_stale_staging(out)
+    def foreign(folder: Path) -> str | None:
+        others = sorted(p.name for p in folder.iterdir() if p.name not in OUTPUT_FILES)
+        if not others:
+            return None
+        return (f"the folder holds {others[:3]}{' ...' if len(others) > 3 else ''}, which this "
+                "command does not write; each run replaces its output folder as a whole: choose "
+                "a new or empty folder")
+
+    check_replaceable_folder(out, [path], kind="run", foreign=foreign)
 
 
 def read_rates(path: Path, rules: TracRules) -> JudgeRates:

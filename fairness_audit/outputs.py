@@ -28,7 +28,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from fairness_audit.checkpoints import checkpoint
@@ -278,3 +278,36 @@ def staged_folder(out: Path) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_replaceable_folder(out: Path, inputs: Iterable[str | os.PathLike], *, kind: str,
+                             foreign: Callable[[Path], str | None]) -> None:
+    """Before any work: the output folder ``out`` can be created, written and replaced as a
+    whole without losing anything (the audit, ``judges`` and ``diff-releases`` replace theirs).
+
+    ``out`` may not be a file, be or hold an input, or sit inside an input folder; ``foreign``
+    says what is wrong with an existing folder's contents (files of something else), or None.
+    Staging folders left by killed runs of the same output are removed.
+
+    Raises
+    ------
+    OutputError
+        One line naming ``--out`` and what is wrong (``kind`` names what replaces the folder).
+    """
+    label = f"--out {out}"
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{label}: expected a folder, found a file")
+    target = out.resolve()
+    for item in inputs:
+        source = Path(item).resolve()
+        if target == source or target in source.parents:
+            raise OutputError(f"{label}: the output folder is replaced by each {kind}, and it "
+                              f"holds the input {item}; choose another folder")
+        if Path(item).is_dir() and source in target.parents:
+            raise OutputError(f"{label}: the output would be written inside the input folder "
+                              f"{item}; choose an --out outside it, so the input stays as it was")
+    problem = foreign(out) if out.is_dir() else None
+    if problem:
+        raise OutputError(f"{label}: {problem}")
+    check_output_folder(out.parent, label)
+    remove_stale_staging(out)

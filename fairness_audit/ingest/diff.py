@@ -44,11 +44,16 @@ from typing import Any
 
 import duckdb
 
-from fairness_audit.errors import AuditError, OutputError, TableError
+from fairness_audit.errors import AuditError, TableError
 from fairness_audit.ingest import eoir, raw
 from fairness_audit.ingest.raw import MALFORMED, ReleaseError, TableSpec, sql_string
 from fairness_audit.ledger import LedgerMismatch
-from fairness_audit.outputs import check_output_folder, remove_stale_staging, staged_folder, writing
+from fairness_audit.outputs import (
+    check_output_folder,
+    check_replaceable_folder,
+    staged_folder,
+    writing,
+)
 from fairness_audit.progress import engine_bar
 from fairness_audit.results import sha256_of
 from fairness_audit.schema import DECISION_COLUMNS
@@ -333,24 +338,13 @@ def check_out(out: Path, inputs: list[Path]) -> None:
     OutputError
         One line naming ``--out`` and what is wrong.
     """
-    label = f"--out {out}"
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{label}: expected a folder, found a file")
-    target = out.resolve()
-    for item in inputs:
-        source = item.resolve()
-        if target == source or target in source.parents:
-            raise OutputError(f"{label}: the output folder is replaced by each run, and it holds "
-                              f"the input {item}; choose another folder")
-        if item.is_dir() and source in target.parents:
-            raise OutputError(f"{label}: the output would be written inside the input folder "
-                              f"{item}; choose an --out outside it, so the input stays as it was")
-    if out.is_dir() and any(out.iterdir()) and not _is_earlier_output(out):
-        raise OutputError(f"{label}: the folder holds other files and no summary.json of "
-                          f"{COMMAND}; each run replaces its output folder as a whole: choose "
-                          "a new or empty folder")
-    check_output_folder(out.parent, label)
-    remove_stale_staging(out)
+    def foreign(folder: Path) -> str | None:
+        if not any(folder.iterdir()) or _is_earlier_output(folder):
+            return None
+        return (f"the folder holds other files and no summary.json of {COMMAND}; each run "
+                "replaces its output folder as a whole: choose a new or empty folder")
+
+    check_replaceable_folder(out, inputs, kind="run", foreign=foreign)
 
 
 def audit_decisions(outdir: Path) -> Path:
