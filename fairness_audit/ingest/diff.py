@@ -390,8 +390,7 @@ def audit_decisions(outdir: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 def _macros(con) -> None:
     con.execute(f"""
-        CREATE OR REPLACE MACRO fa_key(x) AS
-          CASE WHEN regexp_full_match(x, '[0-9]{{1,18}}') THEN CAST(x AS BIGINT) END;
+        {eoir.KEY_MACRO}
         -- a date by its day; any other text as it is (a bad date is compared as text). The
         -- release's own format is settled first: the pattern's regular expression would
         -- double the time it takes to read a table.
@@ -417,19 +416,8 @@ def _macros(con) -> None:
 @contextmanager
 def _connection(work: Path, progress: bool) -> Iterator[duckdb.DuckDBPyConnection]:
     """DuckDB with the ingest's memory limit and threads, spilling to the work folder."""
-    options = eoir.load_options()
-    con = duckdb.connect(":memory:")
+    con = eoir.engine_connection(eoir.load_options(), work / "spill", progress_bar=progress)
     try:
-        settings: dict[str, Any] = {"temp_directory": str(work / "spill"),
-                                    "preserve_insertion_order": False,
-                                    "enable_progress_bar": progress}
-        if options.memory_limit:
-            settings["memory_limit"] = str(options.memory_limit)
-        if options.threads:
-            settings["threads"] = int(options.threads)
-        for key, value in settings.items():
-            literal = sql_string(value) if isinstance(value, str) else value
-            con.execute(f"SET {key} = {literal}")
         _macros(con)
         yield con
     finally:

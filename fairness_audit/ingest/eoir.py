@@ -66,6 +66,9 @@ ATTRIBUTION_RULES = ("decided_proceeding", "case_last_proceeding")
 BAD_KEY = "missing or invalid key"
 # "2018-10-01 00:00:00.000" or "2018-10-01"; anything else (b6, junk) is a bad date
 DATE_REGEX = r"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?)?"
+#: a key as the ingest reads it: 1 to 18 digits, else null (shared with diff-releases)
+KEY_MACRO = ("CREATE OR REPLACE MACRO fa_key(x) AS "
+             "CASE WHEN regexp_full_match(x, '[0-9]{1,18}') THEN CAST(x AS BIGINT) END;")
 DUPLICATE_ROW = "duplicate row"
 DUPLICATE_KEY = "conflicting duplicate key"
 
@@ -638,8 +641,7 @@ class _Ingest:
     def run(self, files: dict[str, raw.TableFile]) -> tuple[int, int]:
         o = self.o
         self.sql(f"""
-            CREATE OR REPLACE MACRO fa_key(x) AS
-              CASE WHEN regexp_full_match(x, '[0-9]{{1,18}}') THEN CAST(x AS BIGINT) END;
+            {KEY_MACRO}
             CREATE OR REPLACE MACRO fa_date(x) AS
               CASE WHEN regexp_full_match(x, '{DATE_REGEX}')
                    AND try_cast(left(x, 10) AS DATE) >= DATE '{o.earliest_date}'
@@ -1058,6 +1060,23 @@ def collect_codebooks(o: EoirOptions, lookups: ReleaseLookups,
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
+def engine_connection(o: EoirOptions, spill: Path, *,
+                      progress_bar: bool) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the options' memory limit and threads, spilling to ``spill``
+    (the ingest's settings, also used by ``diff-releases``)."""
+    con = duckdb.connect(":memory:")
+    settings: dict[str, Any] = {"temp_directory": str(spill), "preserve_insertion_order": False,
+                                "enable_progress_bar": progress_bar}
+    if o.memory_limit:
+        settings["memory_limit"] = str(o.memory_limit)
+    if o.threads:
+        settings["threads"] = int(o.threads)
+    for key, value in settings.items():
+        literal = sql_string(value) if isinstance(value, str) else value
+        con.execute(f"SET {key} = {literal}")
+    return con
+
+
 def ingest_eoir(
     source: str | os.PathLike,
     out: str | os.PathLike,
@@ -1167,20 +1186,10 @@ def ingest_eoir(
             shipped = release.read_row_counts(counts_path, tuple(files))
             say(f"row counts shipped with the release: {counts_label} "
                 f"({len(shipped)} of the tables read listed)")
-        con = duckdb.connect(":memory:")
+        # DuckDB's own progress bar (long statements) only when progress is wanted and it
+        # cannot garble a redirected stdout or a live display (progress.engine_bar)
+        con = engine_connection(o, wd.path / "spill", progress_bar=engine_bar(progress))
         try:
-            # DuckDB's own progress bar (long statements) only when progress is wanted and it
-            # cannot garble a redirected stdout or a live display (progress.engine_bar)
-            settings = {"temp_directory": str(wd.path / "spill"),
-                        "preserve_insertion_order": False,
-                        "enable_progress_bar": engine_bar(progress)}
-            if o.memory_limit:
-                settings["memory_limit"] = str(o.memory_limit)
-            if o.threads:
-                settings["threads"] = int(o.threads)
-            for key, value in settings.items():
-                literal = sql_string(value) if isinstance(value, str) else value
-                con.execute(f"SET {key} = {literal}")
             job = _Ingest(con, o, say, codebooks=codebooks, shipped=shipped,
                           counts_file=counts_label if shipped is not None else "",
                           latest_bound=latest_bound)
