@@ -4,7 +4,8 @@ Generates (once) a synthetic release of the chosen size (``--size``; ``--scale``
 fraction of it for a quick run) in the real files' layout (tab-separated, unquoted, latin-1,
 the real column names), with dirty rows (a stray tab in about one row in 20,000 all through
 each file; at the end of each file 1,000 rows with stray tabs, truncated rows, redacted dates)
-and, in one case row per thousand, a latin-1 city name; beside the tables, the release's
+and, in one case row per thousand, a latin-1 city name; a case priority code (the docket) on
+3% of the cases (``PRIORITY_PER_1000``), "N/A" on the others; beside the tables, the release's
 row-count file (``TableRowCounts.txt``, a bcp log like EOIR's, with the number of data rows of
 every file, dirty rows included). Then, in the same run and each in its own child process:
 
@@ -110,6 +111,19 @@ def _pick(expr: str, values: list[str]) -> str:
     return f"{arr}[1 + CAST({expr} AS INTEGER)]"
 
 
+# Case priority codes (tblLookup_CasePriority) per 1,000 cases; the rest are "N/A".
+PRIORITY_PER_1000 = {"UC": 15, "AWC/ATD": 6, "RBC/D": 4, "CR": 3, "AWC/D": 2}
+
+
+def _priority(expr: str) -> str:
+    """SQL for a case's priority code from ``expr`` in [0, 1000) (:data:`PRIORITY_PER_1000`)."""
+    whens, upper = [], 0
+    for code, n in PRIORITY_PER_1000.items():
+        upper += n
+        whens.append(f"WHEN {expr} < {upper} THEN '{code}'")
+    return f"CASE {' '.join(whens)} ELSE 'N/A' END"
+
+
 def _columns(n: dict[str, int]) -> dict[str, dict[str, str]]:
     """SQL for the values of each generated column of each table, over the row number ``i``."""
     judges = [f"J{i:02d}" for i in range(1, 100)] + [f"K{i:02d}" for i in range(1, 100)] + \
@@ -133,6 +147,9 @@ def _columns(n: dict[str, int]) -> dict[str, dict[str, str]]:
             "UPDATE_SITE": "'LOS'", "LATEST_HEARING": _date(_h("i", 7, 7800)),
             "Sex": _pick(_h("i", 8, 3), ["M", "F", ""]),
             "DATE_OF_ENTRY": _date(_h("i", 9, 7000)),
+            # priority codes (the docket) on a few percent of cases, 3.0% in all; the others
+            # "N/A" (Not Applicable), as the 2026 release writes it (no empty values)
+            "CASEPRIORITY_CODE": _priority(_h("i", 10, 1000)),
         },
         "B_TblProceeding": {
             "IDNPROCEEDING": "CAST(i + 1 AS VARCHAR)",

@@ -58,14 +58,22 @@ def simulate(
     anticipation: Annotated[str | None, typer.Option(
         help="Start the pressure effects at this date (YYYY-MM-DD) instead of 2018-10-01.")]
     = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", metavar="NAME",
+        help="A stress scenario that biases the primary design toward the concern: none, "
+             "drift (judges' leniency drifts with their pre-policy gap), shocks (COVID "
+             "closures, backlog, MPP and family-unit dockets), feedback (harder dockets slow "
+             "judges down), national (drift at national size: over 500 judges and 2 million "
+             "decisions in the analysis window); see docs/simulator.md. Default: the "
+             "simulation config's, else none.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Simulate a court system with planted effects and write it as a decisions table.
 
     Writes STEM.parquet, STEM.judge_completions.parquet, STEM.ledger.json and STEM.truth.json
-    (the generating parameters and each model term's target).
+    (the generating parameters, each model term's target and each tested term's causal effect).
 
-    Example: fairness-audit simulate --out out/data/court.parquet --seed 7
+    Example: fairness-audit simulate --out out/data/court.parquet --seed 7 --scenario shocks
     """
     from fairness_audit.progress import terminal_progress
     from fairness_audit.simulation_io import simulate_to_files
@@ -73,7 +81,7 @@ def simulate(
     with terminal_progress(quiet=quiet) as progress:
         paths = simulate_to_files(out, decisions=decisions, seed=seed, config=config, null=null,
                                   no_judge_spread=no_judge_spread, anticipation=anticipation,
-                                  progress=progress)
+                                  scenario=scenario, progress=progress)
     typer.echo(f"wrote {paths.decisions} (+ judge_completions, ledger, truth)")
 
 

@@ -20,6 +20,11 @@ from fairness_audit.errors import ConfigError
 
 Role = Literal["primary", "placebo", "supporting", "robustness"]
 Family = Literal["logit", "ols", "poisson"]
+# the kinds of design check (contract section 6; fairness_audit/checks.py)
+CheckKind = Literal["pre_trend", "anticipation", "placebo_term", "placebo_date", "shock_date",
+                    "reversal", "guard"]
+# columns a model may leave rows out by (ModelSpec.exclude)
+ExcludeColumn = Literal["docket", "case_type"]
 
 
 class _Frozen(BaseModel):
@@ -58,6 +63,11 @@ class Inference(_Frozen):
     cluster: str = "judge_id"
     interval_level: float = Field(0.95, gt=0, lt=1)
     placebo_forces_inconclusive: bool = True
+    # how a design check is judged (contract section 6): "relevance" fails a check only when its
+    # deviation is significant and not shown to be small (its 1 - 2 alpha interval not inside
+    # +/- check_margin x the test's sesoi); "significance" fails it whenever it is significant
+    check_rule: Literal["relevance", "significance"] = "relevance"
+    check_margin: float = Field(1.0, gt=0)
 
 
 class ModelSpec(_Frozen):
@@ -71,6 +81,13 @@ class ModelSpec(_Frozen):
     # CRV1 (default) or CRV3, the leave-one-judge-out jackknife (linear models; see
     # models/jackknife.py for when CRV1 is too small)
     cov_type: Literal["CRV1", "CRV3"] = "CRV1"
+    # the cluster of this model's standard errors (default: inference.cluster)
+    cluster: str | None = None
+    # decisions dated on or after this day are left out (e.g. 2020-03-01: before COVID)
+    end: dt.date | None = None
+    # rows left out by a column's value: a list of codes, or "all" for every non-null value
+    # (docket: all = without special dockets)
+    exclude: dict[ExcludeColumn, Literal["all"] | tuple[str, ...]] = Field(default_factory=dict)
 
 
 class TestSpec(_Frozen):
@@ -81,12 +98,18 @@ class TestSpec(_Frozen):
     concern_sign: Literal[-1, 1]
     sesoi: float = Field(gt=0)
     sesoi_reason: str
+    # robustness tests of the same hypothesis that must also exclude zero with the concern's
+    # sign for this (primary) test to be "consistent with the concern" (contract section 6)
+    guards: tuple[str, ...] = ()
 
 
 class HypothesisSpec(_Frozen):
     tests: tuple[TestSpec, ...]
     # analyses whose design checks (e.g. a pre-trend test) apply to this hypothesis
     checks: tuple[str, ...] = ()
+    # the kinds of check that force the primary verdicts to "inconclusive" when they fail or
+    # cannot be run; the others are reported and force nothing
+    forcing_checks: tuple[CheckKind, ...] = ("pre_trend", "anticipation", "placebo_term", "guard")
 
 
 class AnalysisSpec(_Frozen):
@@ -159,6 +182,21 @@ class AuditConfig(_Frozen):
                         f"hypotheses.{hid}: test '{test.id}' tests term '{test.term}', which model "
                         f"'{test.model}' does not have (terms: {list(self.models[test.model].terms)})"
                     )
+            by_id = {t.id: t for t in hyp.tests}
+            for test in hyp.tests:
+                if test.guards and test.role != "primary":
+                    raise ValueError(f"hypotheses.{hid}: test '{test.id}' has guards, expected "
+                                     f"guards on primary tests only (its role is '{test.role}')")
+                for guard in test.guards:
+                    if guard not in by_id or by_id[guard].role != "robustness":
+                        robust = [t.id for t in hyp.tests if t.role == "robustness"]
+                        raise ValueError(f"hypotheses.{hid}: test '{test.id}' names guard "
+                                         f"'{guard}', expected a robustness test of {hid} "
+                                         f"({robust or 'none'})")
+                    if by_id[guard].concern_sign != test.concern_sign:
+                        raise ValueError(f"hypotheses.{hid}: guard '{guard}' of '{test.id}' has "
+                                         f"concern_sign {by_id[guard].concern_sign}, expected "
+                                         f"{test.concern_sign} (the primary test's)")
         return self
 
     def to_dict(self) -> dict[str, Any]:

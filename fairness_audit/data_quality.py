@@ -52,6 +52,7 @@ DERIVED: dict[str, tuple[str, ...]] = {
     "event_time": ("decision_date",),
     "fiscal_month": ("decision_date",),
     "quarter": ("decision_date",),
+    "calendar_month": ("decision_date",),
     "unrepresented": ("represented",),
     "log_duration": ("duration_days",),
 }

@@ -65,6 +65,7 @@ from fairness_audit.report.escape import _FORMULA_START, md
 from fairness_audit.results import created_timestamp
 from fairness_audit.schema import (
     DECISION_COLUMNS,
+    OPTIONAL_DECISION_COLUMNS,
     WORKLOAD_COLUMNS,
     Column,
     coerce_decisions,
@@ -306,8 +307,8 @@ def decode_stata(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION_COL
     frame
         ``pd.read_stata(path)``; columns other than those of ``columns`` are left out.
     columns
-        ``DECISION_COLUMNS`` for ``STEM.dta``, ``WORKLOAD_COLUMNS`` for
-        ``STEM.judge_completions.dta``.
+        ``DECISION_COLUMNS`` (with the optional columns the file holds) for ``STEM.dta``,
+        ``WORKLOAD_COLUMNS`` for ``STEM.judge_completions.dta``.
 
     Returns
     -------
@@ -324,6 +325,7 @@ def decode_stata(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION_COL
     -------
     >>> decode_stata(pd.read_stata("out/court.dta"))  # doctest: +SKIP
     """
+    columns = _with_optional(columns, frame)
     _require(frame, columns, "the .dta")
     out: dict[str, pd.Series] = {}
     for col in columns:
@@ -353,8 +355,8 @@ def decode_csv(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION_COLUM
     frame
         The CSV read with every column as text and only empty cells as missing.
     columns
-        ``DECISION_COLUMNS`` for ``STEM.csv``, ``WORKLOAD_COLUMNS`` for
-        ``STEM.judge_completions.csv``.
+        ``DECISION_COLUMNS`` (with the optional columns the file holds) for ``STEM.csv``,
+        ``WORKLOAD_COLUMNS`` for ``STEM.judge_completions.csv``.
 
     Returns
     -------
@@ -370,6 +372,7 @@ def decode_csv(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION_COLUM
     -------
     >>> decode_csv(pd.read_csv("out/court.csv", **CSV_READ_OPTIONS))  # doctest: +SKIP
     """
+    columns = _with_optional(columns, frame)
     _require(frame, columns, "the CSV")
     out: dict[str, pd.Series] = {}
     for col in columns:
@@ -397,6 +400,14 @@ def read_export(path: str | os.PathLike) -> pd.DataFrame:
     if p.suffix == ".csv":
         return decode_csv(pd.read_csv(p, **CSV_READ_OPTIONS), columns)
     raise TableError(f"{p}: expected a .dta or .csv export, found {p.suffix or 'no suffix'!r}")
+
+
+def _with_optional(columns: tuple[Column, ...], frame: pd.DataFrame) -> tuple[Column, ...]:
+    """The decisions table's columns and the optional ones ``frame`` holds (a table written
+    before they were added lacks them); any other column list as it is."""
+    if columns is not DECISION_COLUMNS:
+        return columns
+    return (*DECISION_COLUMNS, *(c for c in OPTIONAL_DECISION_COLUMNS if c.name in frame.columns))
 
 
 def _require(frame: pd.DataFrame, columns: tuple[Column, ...], what: str) -> None:
@@ -792,7 +803,8 @@ def _read_checked(paths: TablePaths, targets: dict[str, Path],
         problems = validate_workload(data.workload, data.decisions)
         if problems:
             raise ValidationFailed(paths.workload, problems)
-    parts = [(data.decisions, DECISION_COLUMNS, paths.decisions, "decisions", "decisions")]
+    parts = [(data.decisions, _with_optional(DECISION_COLUMNS, data.decisions), paths.decisions,
+              "decisions", "decisions")]
     if data.workload is not None:
         parts.append((data.workload, WORKLOAD_COLUMNS, paths.workload, "workload",
                       "judge completions"))

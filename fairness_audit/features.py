@@ -264,6 +264,9 @@ def build_frame(decisions: pd.DataFrame, workload: pd.DataFrame | None, config: 
     quarter = df["decision_date"].dt.year.astype("Int64").astype("string") + "Q" + \
         df["decision_date"].dt.quarter.astype("Int64").astype("string")
     df["quarter"] = quarter
+    # court x calendar month fixed effects (contract section 5) absorb court-specific shocks
+    df["calendar_month"] = df["decision_date"].dt.year.astype("Int64").astype("string") + "-" + \
+        df["decision_date"].dt.month.astype("Int64").astype("string").str.zfill(2)
     for col in ("represented", "detained", "juvenile", "asylum_application", "granted",
                 "removal_ordered", "in_absentia", "appealed", "remanded"):
         df[col] = _bool_float(df[col])

@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from fairness_audit.checks import guard_check, judge_check
 from fairness_audit.config import AuditConfig, ModelSpec, TestSpec
 from fairness_audit.errors import AuditError, ModelWarning, NotEstimable
 from fairness_audit.features import AnalysisFrame
 from fairness_audit.inference import (
+    CONSISTENT,
     INCONCLUSIVE,
     METHOD_NAMES,
     adjust,
@@ -55,10 +57,12 @@ HYPOTHESES: dict[str, HypothesisText] = {
         "\"The boss wants removal orders, not grants\": quota pressure shifts outcomes against "
         "respondents.",
         "Logit of grant on the judge's shortfall from the pro-rated {quota_target} target at the decision "
-        "date, before and after the quota, with judge, fiscal-year, fiscal-month, nationality and "
+        "date, before and after the quota, with judge, court x calendar month, nationality and "
         "case-type fixed effects and judge-clustered errors. The tested term is the change in the "
         "shortfall slope once the quota applied (post_policy:quota_shortfall); the slope before "
-        "the quota is a placebo.",
+        "the quota is a placebo. Court x month effects absorb shocks to particular courts (the "
+        "2020 closures); guards repeat the test on decisions before March 2020 and without "
+        "special dockets, and both must agree for a finding.",
         ("Within a judge, the shortfall rises when the docket holds harder cases that take longer; "
          "if those cases are also less often granted, the slope is not the quota's effect.",
          "Logit with judge fixed effects is biased when judges have few decisions (incidental "
@@ -95,7 +99,8 @@ HYPOTHESES: dict[str, HypothesisText] = {
         "application), the terms quota_shortfall:g, post_policy:g and post_policy:quota_shortfall:g "
         "(a triple difference: post x pressure x group). Each of the four "
         "post_policy:quota_shortfall:g terms is a primary test: the extra change in the "
-        "shortfall slope for that group once the quota applied, beyond the reference group's.",
+        "shortfall slope for that group once the quota applied, beyond the reference group's. "
+        "Fixed effects and guards as in H2.",
         ("Group membership is recorded with error (representation dates, juvenile flags), "
          "which biases group differences toward zero.",
          "The groups overlap (detained respondents are more often unrepresented): each term is "
@@ -145,8 +150,9 @@ HYPOTHESES: dict[str, HypothesisText] = {
         "H2's design with the in-absentia order as outcome, on every merits decision in the "
         "window: a logit of in_absentia on the judge's shortfall from the pro-rated {quota_target} target "
         "and its change after the quota (post_policy:quota_shortfall, concern: positive), with "
-        "the respondent controls, judge, fiscal-year, fiscal-month, nationality and case-type "
-        "fixed effects and judge-clustered errors; the pre-policy slope is a placebo.",
+        "the respondent controls, judge, court x calendar month, nationality and case-type "
+        "fixed effects and judge-clustered errors; the pre-policy slope is a placebo, and the "
+        "guards of H2 apply.",
         ("Notice failures and address errors vary over time for reasons unrelated to judges "
          "(Niz-Chavez v. Garland, 2021, on notices to appear; COVID closures in 2020).",
          "Within a judge, the shortfall rises when hearings are postponed or respondents fail "
@@ -334,13 +340,88 @@ def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[
 
 
 def _placebo_check(row: dict[str, Any], alpha: float, df: int | None) -> dict[str, Any]:
+    name = f"placebo {row['id']}: {row['term']} before the policy is zero"
     if row["estimate"] is None:
-        return {"name": f"placebo {row['id']}: {row['term']} before the policy is zero",
-                "statistic": None, "df": None, "p_value": None, "passed": None}
+        return {"name": name, "kind": "placebo_term", "statistic": None, "df": None,
+                "p_value": None, "passed": None, "significant": None,
+                "note": row["verdict_reason"]}
     stat = row["estimate"] / row["std_error"] if row["std_error"] else None
-    return {"name": f"placebo {row['id']}: {row['term']} before the policy is zero",
-            "statistic": stat, "df": df, "p_value": row["p_value"],
-            "passed": bool(row["p_value"] >= alpha)}
+    return {"name": name, "kind": "placebo_term", "statistic": stat, "df": df,
+            "p_value": row["p_value"], "passed": bool(row["p_value"] >= alpha),
+            "significant": bool(row["p_value"] < alpha), "estimate": row["estimate"],
+            "std_error": row["std_error"], "ci_low": row["ci_low"], "ci_high": row["ci_high"],
+            "test_id": row["id"]}
+
+
+def _check_sesoi(hyp, name: str, scale: str, config: AuditConfig) -> float | None:
+    """The smallest effect of interest a check of analysis ``name`` is held to: that of the
+    test reading the analysis (a primary one first), else that of the hypothesis' first primary
+    test on the analysis' scale (checks named under ``checks``); None when neither exists."""
+    readers = sorted((t for t in hyp.tests if t.model == name), key=lambda t: t.role != "primary")
+    if readers:
+        return readers[0].sesoi
+    for t in hyp.tests:
+        if t.role == "primary" and t.model in config.models and \
+                scale_of(config.models[t.model])[0] == scale:
+            return t.sesoi
+    return None
+
+
+def _forcing_kinds(hyp, config: AuditConfig) -> set[str]:
+    kinds = set(hyp.forcing_checks)
+    if not config.inference.placebo_forces_inconclusive:
+        kinds.discard("placebo_term")
+    return kinds
+
+
+def _failure(check: dict[str, Any]) -> str | None:
+    """Why a forcing check forces "inconclusive" (it failed, or could not be run), else None."""
+    if check["passed"] is False:
+        return check["name"]
+    if check["passed"] is None:
+        return f"{check['name']} (could not be run: {check.get('note') or 'not estimable'})"
+    return None
+
+
+def _guard_checks(spec: TestSpec, rows: dict[str, dict[str, Any]],
+                  fits: dict[str, ModelOutcome], primary_model: str) -> list[dict[str, Any]]:
+    """The guards of one primary test, as checks; a guard whose exclusion left nothing out says
+    it equals the primary test's sample."""
+    out = []
+    for gid in spec.guards:
+        guard = dict(rows[gid])
+        fit_ = fits.get(guard["model"])
+        base = fits.get(primary_model)
+        if fit_ is not None and fit_.result is not None and base is not None and \
+                base.result is not None and fit_.result.n_obs == base.result.n_obs:
+            guard["equals_primary"] = ("its sample is the primary test's (nothing in these data "
+                                       "falls under its restriction)")
+        out.append(guard_check(rows[spec.id], guard))
+    return out
+
+
+def _apply_guards(h: dict[str, Any], hyp, fits: dict[str, ModelOutcome], *, guarding: bool) -> None:
+    """Intersection-union: a primary test stays "consistent with the concern" only when each of
+    its guards excludes zero with the concern's sign (unadjusted); a guard that failed or could
+    not be run turns it "inconclusive" and the reason names the guard."""
+    rows = {t["id"]: t for t in h["tests"]}
+    for spec in hyp.tests:
+        if not spec.guards:
+            continue
+        guards = _guard_checks(spec, rows, fits, spec.model)
+        for g in guards:
+            g["forces_inconclusive"] = guarding
+        h["checks"].extend(guards)
+        row = rows[spec.id]
+        failed = [f"{g['test_id']} could not be run ({g.get('note')})" if g["passed"] is None
+                  else f"{g['test_id']}'s interval [{g['ci_low']:.3g}, {g['ci_high']:.3g}] does "
+                       f"not exclude zero with the concern's sign"
+                  for g in guards if g["passed"] is not True]
+        if guarding and failed and row["verdict"] == CONSISTENT:
+            row["failed_guards"] = [g["test_id"] for g in guards if g["passed"] is not True]
+            row["verdict"] = INCONCLUSIVE
+            row["verdict_reason"] = (f"guard failed: {'; '.join(failed)} (the primary test alone: "
+                                     f"{row['verdict_reason']})")
 
 
 def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: ProgressLike = None):
@@ -362,27 +443,34 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
         text = HYPOTHESES.get(hid, HypothesisText(hid, "", "", ()))
         tests = [_analysis_test_row(t, outputs[t.model], config) if t.model in outputs
                  else _test_row(t, fits[t.model], config) for t in hyp.tests]
+        rule = dict(rule=config.inference.check_rule, margin=config.inference.check_margin,
+                    alpha=alpha)
+        kinds = _forcing_kinds(hyp, config)
         checks = []
-        for row in tests:
+        for spec, row in zip(hyp.tests, tests, strict=True):
             if row["role"] == "placebo" and row["model"] in fits:
                 res = fits[row["model"]].result
-                checks.append(_placebo_check(row, alpha, res.df_t if res else None))
-        forcing = [c["name"] for c in checks
-                   if c["passed"] is False and config.inference.placebo_forces_inconclusive]
-        # An analysis' failed design checks force the primary verdicts when the plan names the
-        # analysis under `checks` or a primary test reads it; an analysis that only non-primary
-        # tests read forces those tests alone. Checks marked forces_inconclusive: false
-        # (falsification evidence such as placebo dates) are reported and never force.
+                checks.append(judge_check(_placebo_check(row, alpha, res.df_t if res else None),
+                                          sesoi=spec.sesoi, **rule))
+        # Checks force the primary verdicts when their kind is among the plan's forcing_checks
+        # and, for an analysis' checks, the plan names the analysis under `checks` or a primary
+        # test reads it. An analysis that only non-primary tests read forces those tests alone,
+        # by its own checks' forces_inconclusive (pre-trend and anticipation).
         primary_sources = {t.model for t in hyp.tests if t.role == "primary"} | set(hyp.checks)
         own_failures: dict[str, list[str]] = {}
         for name in dict.fromkeys([t.model for t in hyp.tests if t.model in outputs]
                                   + list(hyp.checks)):
-            checks.extend(outputs[name].checks)
-            failed = [c["name"] for c in outputs[name].checks
-                      if c["passed"] is False and c.get("forces_inconclusive", True)]
-            own_failures[name] = failed
-            if name in primary_sources:
-                forcing.extend(failed)
+            sesoi = _check_sesoi(hyp, name, outputs[name].scale, config)
+            judged = [judge_check(c, sesoi=sesoi, **rule) for c in outputs[name].checks]
+            own_failures[name] = [c["name"] for c in judged
+                                  if c["passed"] is False and c.get("forces_inconclusive", True)]
+            for c in judged:
+                c["forces_inconclusive"] = name in primary_sources and c.get("kind") in kinds
+            checks.extend(judged)
+        for c in checks:
+            if c.get("kind") == "placebo_term":
+                c["forces_inconclusive"] = "placebo_term" in kinds
+        forcing = [f for c in checks if c["forces_inconclusive"] and (f := _failure(c))]
         hypotheses.append({
             "id": hid, "title": text.title, "concern": text.concern,
             "design": design_text(text, config),
@@ -398,7 +486,7 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
     family = {"method": METHOD_NAMES[config.inference.adjustment],
               "tests": [t["id"] for t in primary], "alpha": alpha}
 
-    for h in hypotheses:
+    for h, hyp in zip(hypotheses, config.hypotheses.values(), strict=True):
         forcing = h.pop("_forcing")
         own = h.pop("_own")
         forced = "; ".join(forcing) if forcing else None
@@ -414,13 +502,15 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
             if t["role"] != "primary":
                 reason += " (unadjusted p-value: not in the primary family)"
             t["verdict"], t["verdict_reason"] = verdict, reason
+        _apply_guards(h, hyp, fits, guarding="guard" in _forcing_kinds(hyp, config))
         primary = [t for t in h["tests"] if t["role"] == "primary"]
         for t in primary:  # the brief's "what the data show", computed here (natural_units.py)
             t["natural"] = natural_units(t)
         h["verdict"], h["verdict_reason"] = hypothesis_verdict([t["verdict"] for t in primary])
         # what kept primary tests from a verdict: a failed design check, or no estimate
         blocked = [t["verdict_reason"] for t in primary
-                   if t["verdict_reason"] and (forced or t["estimate"] is None)]
+                   if t["verdict_reason"] and (forced or t["estimate"] is None
+                                               or t["verdict_reason"].startswith("guard failed"))]
         if h["verdict"] == INCONCLUSIVE and blocked:
             h["verdict_reason"] += "; " + "; ".join(dict.fromkeys(blocked))
 
@@ -433,7 +523,7 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
             models.append({"name": name, "family": spec.family, "engine": None,
                            "formula": f"{spec.outcome} ~ {' + '.join(spec.terms)}",
                            "fixed_effects": list(spec.fixed_effects),
-                           "cluster": config.inference.cluster, "cov_type": None,
+                           "cluster": spec.cluster or config.inference.cluster, "cov_type": None,
                            "small_sample_correction": None, "n_obs": 0, "n_clusters": 0,
                            "sample": {"filter": " & ".join(spec.sample), "excluded": {}},
                            "coefficients": [], "warnings": [outcome.problem]})

@@ -59,6 +59,13 @@ DECISION_COLUMNS: tuple[Column, ...] = (
     Column("remanded", "bool", True, "the board remanded; null unless appealed and decided"),
 )
 
+# Columns of contract section 1 that a table may lack (a source without the information): typed
+# and checked where present, never reported missing, and kept when a table is written.
+OPTIONAL_DECISION_COLUMNS: tuple[Column, ...] = (
+    Column("docket", "string", True, "special docket the case was on (MPP, family unit, ...); "
+                                     "null for the ordinary docket"),
+)
+
 WORKLOAD_COLUMNS: tuple[Column, ...] = (
     Column("judge_id", "string", False, "judge code"),
     Column("completion_date", "date", True,
@@ -115,11 +122,12 @@ def _coerce_column(series: pd.Series, col: Column) -> tuple[pd.Series, pd.Series
     return out, present & out.isna()
 
 
-def coerce_decisions(frame: pd.DataFrame, columns: tuple[Column, ...] = DECISION_COLUMNS):
+def coerce_decisions(frame: pd.DataFrame,
+                     columns: tuple[Column, ...] = DECISION_COLUMNS + OPTIONAL_DECISION_COLUMNS):
     """Return a copy of ``frame`` with canonical dtypes, plus a dict of unreadable values.
 
     Extra columns are kept as they are. Missing columns are not added: ``validate`` reports
-    them.
+    them (optional columns are not reported).
     """
     out = frame.copy(deep=False)  # columns are replaced below, never written into
     unreadable: dict[str, pd.Series] = {}
@@ -178,7 +186,8 @@ def validate_table(frame: pd.DataFrame, columns: tuple[Column, ...]) -> list[str
 
 def validate_decisions(frame: pd.DataFrame) -> list[str]:
     """All problems of a decisions table: column types, allowed values and cross-column rules."""
-    problems = validate_table(frame, DECISION_COLUMNS)
+    present = tuple(c for c in OPTIONAL_DECISION_COLUMNS if c.name in frame.columns)
+    problems = validate_table(frame, DECISION_COLUMNS + present)
     if problems:
         # cross-column rules need readable columns; report the basic problems first
         return problems

@@ -17,6 +17,12 @@ tested term has a known target (written to ``<stem>.truth.json``):
 ``--null`` sets every tested term of H1-H5 and H7 to zero (and holds the grant baseline flat
 across years, so that the representation gap in percentage points cannot change mechanically);
 group gaps and judge spread keep their values.
+
+``scenario`` (:mod:`fairness_audit.scenarios`) adds the deviations of a stress scenario to this
+process: judges' drift, court shocks and special dockets, dockets that feed back into pressure,
+or the national size. The expected outcomes are kept for three worlds of the same draw: with the
+scenario (the targets), with the planted effects alone (no scenario), and with neither, so that
+truth.json can keep each model's pseudo-true target apart from the causal effect planted.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from fairness_audit.features import (
 )
 from fairness_audit.ledger import Ledger
 from fairness_audit.progress import ProgressLike, Task, as_progress
+from fairness_audit.scenarios import check_scenario, draw_stress, resolve_size
 
 GROUPS = ("unrepresented", "detained", "juvenile", "asylum_application")
 
@@ -153,6 +160,45 @@ class SimulationParams:
     remand_juvenile: float = 0.0
     remand_asylum: float = 0.3
     remand_judge_sd: float = 0.3
+    # stress scenarios (fairness_audit/scenarios.py, docs/simulator.md): none, drift, shocks,
+    # feedback, national; "none" is the process above
+    scenario: str = "none"
+    # drift (and national): per year from policy_start, per 100 cases of the judge's pre-policy
+    # gap; each below a tenth of its test's smallest effect of interest (0.05)
+    drift_duration: float = -0.0049  # log-days (H1)
+    drift_grant: float = -0.0049  # log-odds (H2)
+    drift_in_absentia: float = 0.0049  # log-odds (H7)
+    # shocks: closure of the non-detained dockets in a share of the courts, then a backlog
+    closure_share_of_courts: float = 0.5
+    closure_start: str = "2020-03-01"
+    closure_end: str = "2020-09-30"  # the last day closed
+    closure_open_share: float = 0.3  # non-detained decisions still made, share of the usual
+    closure_grant: float = -1.2  # non-detained decisions made while closed
+    closure_in_absentia: float = 1.2
+    backlog_months: int = 6  # after the closure: non-detained decisions x (1 + backlog_surge)
+    backlog_surge: float = 0.4
+    # shocks: special dockets (MPP, family unit) held by the slowest judges of a few courts
+    docket_start: str = "2018-11-01"
+    docket_courts: int = 3
+    docket_judges_per_court: int = 2
+    docket_share: float = 0.5  # of those judges' non-detained decisions
+    docket_pace: float = 0.8  # those judges' completion rate, as a multiple of their pace
+    docket_grant: float = -2.0
+    docket_in_absentia: float = 2.0
+    docket_duration: float = -1.0  # expedited dockets: cases decided in months, not years
+    # feedback: the slowest judges of each court get harder dockets after the policy
+    feedback_share: float = 0.3
+    feedback_ramp_years: float = 1.5  # difficulty rises from 0 to 1 over this time
+    feedback_pace: float = 0.8  # completion rate at full difficulty, as a multiple of pace
+    feedback_grant: float = -0.3
+    feedback_in_absentia: float = 0.3
+    feedback_duration: float = 0.0  # > 0 would lengthen the hard cases: H1 against the concern
+    # national: drift at the size of the national court system
+    national_courts: int = 72
+    national_judges_per_court: int = 11
+
+    def __post_init__(self) -> None:
+        check_scenario(self.scenario)
 
     def null(self) -> SimulationParams:
         """Every tested term of H1-H5 and H7 set to zero; group gaps and judge spread kept."""
@@ -186,6 +232,8 @@ class SimulationParams:
         kinds = ((bool, (bool,), "true or false"), (int, (int,), "a whole number"),
                  (float, (int, float), "a number"), (str, (str,), "text"))
         defaults, values = cls(), dict(data)
+        if isinstance(data.get("scenario"), str):
+            check_scenario(data["scenario"], source=f"{source}: key 'scenario'")
         for key, value in data.items():
             default = getattr(defaults, key)
             if isinstance(default, str) and isinstance(value, dt.date):
@@ -218,6 +266,10 @@ class Simulation:
     truth: dict[str, Any]
     metadata: dict[str, Any]
     expected: pd.DataFrame  # true probabilities per decision, for the targets
+    # the same with the planted effects alone (no scenario), and with nothing planted: the same
+    # object where the worlds coincide (no scenario; --null)
+    expected_planted: pd.DataFrame | None = None
+    expected_unplanted: pd.DataFrame | None = None
 
 
 def _date(s: str) -> int:
@@ -230,12 +282,14 @@ def _days_to_dates(days: np.ndarray) -> pd.Series:
 
 
 def _simulate_completions(p: SimulationParams, rng: np.random.Generator, pace: np.ndarray,
-                          join_day: np.ndarray, day0: int, day1: int, task: Task):
+                          join_day: np.ndarray, day0: int, day1: int, task: Task,
+                          factor: np.ndarray | None = None):
     """Day-by-day completions per judge; returns per-judge-day merits/admin counts and shortfall.
 
     The shortfall of a day is the contract's feature for decisions dated that day: completions
     strictly before it in the fiscal year against the target pro-rated from the later of Oct 1
-    and the judge's first completion in the fiscal year.
+    and the judge's first completion in the fiscal year. ``factor`` (judges x days, from a
+    stress scenario) multiplies each judge's rate on each day.
     """
     n_judges, n_days = len(pace), day1 - day0
     merits = np.zeros((n_judges, n_days), dtype=np.int32)
@@ -261,6 +315,8 @@ def _simulate_completions(p: SimulationParams, rng: np.random.Generator, pace: n
         rate = pace / 365.0
         if day >= effect_day:
             rate = rate * np.minimum(1.0 + p.speedup_per_hundred * sf, p.speedup_cap)
+        if factor is not None:
+            rate = rate * factor[:, i]
         total = rng.poisson(np.where(day >= join_day, rate, 0.0))
         m = rng.binomial(total, 1.0 - p.administrative_share)
         merits[:, i], admin[:, i] = m, total - m
@@ -281,7 +337,7 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     ``progress`` (:mod:`fairness_audit.progress`) counts the fiscal years of the day-by-day
     completions as they are simulated.
     """
-    p = params or SimulationParams()
+    p = resolve_size(params or SimulationParams())
     rng = np.random.default_rng(seed)
     day0 = _date(f"{p.first_fiscal_year - 1}-10-01")
     day1 = _date(f"{p.last_fiscal_year}-10-01")
@@ -302,9 +358,13 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     judge_ids = np.array([f"J{j + 1:04d}" for j in range(n_judges)])
     court_ids = np.array([f"C{c + 1:03d}" for c in range(n_courts)])
 
+    stress = draw_stress(p, seed=seed, pace=pace, court_of_judge=court_of_judge)
+    factor = stress.rate_factor(court_of_judge, np.arange(day0, day1))
+
     with as_progress(progress).task("fiscal years simulated",
                                     p.last_fiscal_year - p.first_fiscal_year + 1) as task:
-        merits, admin, shortfall = _simulate_completions(p, rng, pace, join_day, day0, day1, task)
+        merits, admin, shortfall = _simulate_completions(p, rng, pace, join_day, day0, day1, task,
+                                                         factor)
 
     # --- workload file: every completion
     jj, dd = np.nonzero(merits + admin)
@@ -322,6 +382,12 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     n = len(judge)
     court = court_of_judge[judge]
     post_eff = ((day >= effect_day) & (day < policy1)).astype(float)
+    work = Workload(judge_ids[w_judge], w_day.astype("int64"), "simulation", "merits")
+    merits_work = Workload(judge_ids[w_judge][w_kind == "merits"],
+                           w_day[w_kind == "merits"].astype("int64"), "simulation", "merits")
+    gap = pre_policy_gap(merits_work, years=(2015, 2016), target=700,
+                         covered_from=coverage_start_day(work, f"{p.first_fiscal_year - 1}-10-01"))
+    gap_judge = gap.reindex(judge_ids).fillna(0.0).to_numpy()[judge]
 
     # case mix by court
     nat_codes = np.array(list(NATIONALITIES))
@@ -333,7 +399,10 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     nat_effect = np.array([v[1] for v in NATIONALITIES.values()])[nat_idx]
     language = np.array([v[2] for v in NATIONALITIES.values()])[nat_idx]
     asy_share = np.array([v[3] for v in NATIONALITIES.values()])[nat_idx]
-    det_share = rng.uniform(*p.detained_share_range, size=n_courts)[court]
+    det_court = rng.uniform(*p.detained_share_range, size=n_courts)
+    if stress.detained_share is not None:  # drawn before the completions, which a closure needs
+        det_court = stress.detained_share
+    det_share = stress.detained_probability(det_court[court], court, day)
     detained = (rng.random(n) < det_share).astype(float)
     custody = np.where(detained == 1, "D", np.where(rng.random(n) < 0.3, "R", "N"))
     represented = (rng.random(n) < np.where(detained == 1, p.represented_if_detained,
@@ -346,26 +415,44 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     unrep = 1.0 - represented
     groups = {"unrepresented": unrep, "detained": detained, "juvenile": juvenile,
               "asylum_application": asylum}
+    docket = stress.dockets(judge, day, detained)
+    # the scenario's additions to the linear predictors (None: no scenario); every expression
+    # below keeps its order of terms, so that scenario "none" gives the same numbers as before
+    dev = stress.deviations(judge=judge, court=court, day=day, detained=detained, gap=gap_judge,
+                            docket=docket)
+    worlds = {"planted": p, "unplanted": p.null()}
+
+    def stressed(eta: np.ndarray, outcome: str) -> np.ndarray:
+        return eta if dev is None else eta + dev[outcome]
 
     # --- in absentia (H7)
     ia_judge = p.ia_judge_sd * rng.normal(size=n_judges)
-    eta_ia = (p.ia_intercept + ia_judge[judge] + p.ia_represented * represented
-              + p.ia_detained * detained + p.ia_juvenile * juvenile + p.ia_asylum * asylum
-              + p.ia_shortfall * sf + p.ia_post_shortfall * post_eff * sf)
-    p_ia = expit(eta_ia)
+
+    def eta_in_absentia(q: SimulationParams) -> np.ndarray:
+        return (q.ia_intercept + ia_judge[judge] + q.ia_represented * represented
+                + q.ia_detained * detained + q.ia_juvenile * juvenile + q.ia_asylum * asylum
+                + q.ia_shortfall * sf + q.ia_post_shortfall * post_eff * sf)
+
+    eta_ia = {w: eta_in_absentia(q) for w, q in worlds.items()}
+    p_ia = expit(stressed(eta_ia["planted"], "in_absentia"))
     in_absentia = rng.random(n) < p_ia
 
     # --- grant among decisions with the respondent present (H4, containing H2)
     fy = fiscal_year_of_day(day)
-    year_effect = np.array([p.grant_year_effects.get(int(y), 0.0) for y in range(2000, 2040)])
-    eta_g = (p.grant_intercept + leniency[judge] + court_effect[court] + nat_effect
-             + year_effect[fy - 2000] + p.grant_represented * represented
-             + p.grant_detained * detained + p.grant_juvenile * juvenile + p.grant_asylum * asylum
-             + p.grant_shortfall * sf + p.grant_post_shortfall * post_eff * sf)
-    for g, x in groups.items():
-        eta_g = eta_g + (p.group_shortfall[g] * sf * x + p.group_post[g] * post_eff * x
-                         + p.group_post_shortfall[g] * post_eff * sf * x)
-    p_grant = expit(eta_g)
+
+    def eta_grant(q: SimulationParams) -> np.ndarray:
+        year_effect = np.array([q.grant_year_effects.get(int(y), 0.0) for y in range(2000, 2040)])
+        eta = (q.grant_intercept + leniency[judge] + court_effect[court] + nat_effect
+               + year_effect[fy - 2000] + q.grant_represented * represented
+               + q.grant_detained * detained + q.grant_juvenile * juvenile + q.grant_asylum * asylum
+               + q.grant_shortfall * sf + q.grant_post_shortfall * post_eff * sf)
+        for g, x in groups.items():
+            eta = eta + (q.group_shortfall[g] * sf * x + q.group_post[g] * post_eff * x
+                         + q.group_post_shortfall[g] * post_eff * sf * x)
+        return eta
+
+    eta_g = {w: eta_grant(q) for w, q in worlds.items()}
+    p_grant = expit(stressed(eta_g["planted"], "grant"))
     granted = ~in_absentia & (rng.random(n) < p_grant)
     other_names = np.array(list(p.other_outcome_shares))
     other_p = np.array(list(p.other_outcome_shares.values()))
@@ -373,29 +460,35 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     outcome = np.where(in_absentia, "removal", np.where(granted, "grant", other))
 
     # --- duration (H1): log((days + 1) / 365) linear in the judge's pre-policy gap after policy
-    work = Workload(judge_ids[w_judge], w_day.astype("int64"), "simulation", "merits")
-    merits_work = Workload(judge_ids[w_judge][w_kind == "merits"],
-                           w_day[w_kind == "merits"].astype("int64"), "simulation", "merits")
-    gap = pre_policy_gap(merits_work, years=(2015, 2016), target=700,
-                         covered_from=coverage_start_day(work, f"{p.first_fiscal_year - 1}-10-01"))
-    gap_judge = gap.reindex(judge_ids).fillna(0.0).to_numpy()[judge]
     dur_judge = p.duration_judge_sd * rng.normal(size=n_judges)
     months = (day + np.datetime64("1970-01-01", "D")).astype("datetime64[M]").astype("int64")
     quarter_idx = months // 3 - months.min() // 3  # calendar quarters, as the models' court x quarter
     cq = p.duration_court_quarter_sd * rng.normal(size=(n_courts, quarter_idx.max() + 1))
-    latent_mean = (p.duration_intercept + dur_judge[judge] + cq[court, quarter_idx]
-                   + p.duration_detained * detained + p.duration_represented * represented
-                   + p.duration_asylum * asylum + p.duration_juvenile * juvenile
-                   + p.duration_post_gap * post_eff * gap_judge)
+
+    def duration_mean(q: SimulationParams) -> np.ndarray:
+        return (q.duration_intercept + dur_judge[judge] + cq[court, quarter_idx]
+                + q.duration_detained * detained + q.duration_represented * represented
+                + q.duration_asylum * asylum + q.duration_juvenile * juvenile
+                + q.duration_post_gap * post_eff * gap_judge)
+
+    mean_dur = {w: duration_mean(q) for w, q in worlds.items()}
+    latent_mean = stressed(mean_dur["planted"], "log_duration")
     latent = latent_mean + p.duration_noise_sd * rng.normal(size=n)
     duration = np.maximum(0, np.round(365.0 * np.exp(latent) - 1.0))
     filed_day = day - duration
     log_duration = np.log((duration + 1.0) / 365.0)
-    mu_h = np.exp(p.hearings_base + p.hearings_duration * (log_duration - 0.4)
-                  + p.hearings_post_gap * post_eff * gap_judge)
+
+    def hearings_mean(q: SimulationParams) -> np.ndarray:
+        return np.exp(q.hearings_base + q.hearings_duration * (log_duration - 0.4)
+                      + q.hearings_post_gap * post_eff * gap_judge)
+
+    def continuance_probability(q: SimulationParams) -> np.ndarray:
+        return np.clip(q.continuance_share * np.exp(q.continuance_post_gap * post_eff * gap_judge),
+                       0, 0.95)
+
+    mu_h = hearings_mean(p)
     n_hearings = 1 + rng.poisson(mu_h)
-    cont_p = np.clip(p.continuance_share * np.exp(p.continuance_post_gap * post_eff * gap_judge),
-                     0, 0.95)
+    cont_p = continuance_probability(p)
     n_continuances = rng.binomial(n_hearings - 1, cont_p)
 
     # --- appeal and remand (H3)
@@ -405,11 +498,14 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     lag = rng.integers(p.board_lag_days[0], p.board_lag_days[1] + 1, size=n)
     decided = appealed & (day + lag <= _date(p.release_date))
     remand_judge = p.remand_judge_sd * rng.normal(size=n_judges)
-    eta_r = (p.remand_intercept + remand_judge[judge] + p.remand_log_duration * log_duration
-             + p.remand_shortfall * sf + p.remand_post_shortfall * post_eff * sf
-             + p.remand_represented * represented + p.remand_detained * detained
-             + p.remand_juvenile * juvenile + p.remand_asylum * asylum)
-    p_remand = expit(eta_r)
+
+    def remand_probability(q: SimulationParams) -> np.ndarray:
+        return expit(q.remand_intercept + remand_judge[judge] + q.remand_log_duration * log_duration
+                     + q.remand_shortfall * sf + q.remand_post_shortfall * post_eff * sf
+                     + q.remand_represented * represented + q.remand_detained * detained
+                     + q.remand_juvenile * juvenile + q.remand_asylum * asylum)
+
+    p_remand = remand_probability(p)
     remanded = np.where(decided, rng.random(n) < p_remand, False)
 
     decision_date = _days_to_dates(day)
@@ -442,6 +538,7 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
         "in_absentia": in_absentia,
         "appealed": appealed,
         "remanded": pd.array(np.where(decided, remanded, None), dtype="boolean"),
+        "docket": pd.array(np.where(docket == "", None, docket), dtype="string"),
     })
     workload = pd.DataFrame({
         "judge_id": judge_ids[w_judge],
@@ -451,15 +548,31 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
         "case_type": np.concatenate([case_type, ct_codes[rng.choice(
             len(ct_codes), size=int(n_a.sum()), p=np.array(list(CASE_TYPES.values())))]]),
     }).sort_values(["judge_id", "completion_date"], kind="stable", ignore_index=True)
-    expected = pd.DataFrame({
-        "p_in_absentia": p_ia, "p_grant": p_grant, "p_remand": p_remand,
-        "p_removal": (1 - p_grant) * p.other_outcome_shares["removal"],
-        "log_duration_mean": latent_mean,
-        # given the drawn duration: hearings 1 + Poisson(mu_h), continuances Binomial(hearings - 1)
-        "n_hearings_mean": 1.0 + mu_h,
-        "n_continuances_mean": mu_h * cont_p,
-        "quota_shortfall": sf,  # as the simulator computed it while generating the data
-    })
+
+    def expected_frame(p_ia, p_grant, p_remand, latent_mean, mu_h, cont_p, removal_share):
+        return pd.DataFrame({
+            "p_in_absentia": p_ia, "p_grant": p_grant, "p_remand": p_remand,
+            "p_removal": (1 - p_grant) * removal_share,
+            "log_duration_mean": latent_mean,
+            # given the drawn duration: hearings 1 + Poisson(mu_h), continuances
+            # Binomial(hearings - 1)
+            "n_hearings_mean": 1.0 + mu_h,
+            "n_continuances_mean": mu_h * cont_p,
+            "quota_shortfall": sf,  # as the simulator computed it while generating the data
+        })
+
+    expected = expected_frame(p_ia, p_grant, p_remand, latent_mean, mu_h, cont_p,
+                              p.other_outcome_shares["removal"])
+    # the other worlds of the same draw: every drawn variable (dates, shortfall, case mix,
+    # duration) as drawn, only the outcomes' expectations change
+    planted = expected if dev is None else expected_frame(
+        expit(eta_ia["planted"]), expit(eta_g["planted"]), p_remand, mean_dur["planted"], mu_h,
+        cont_p, p.other_outcome_shares["removal"])
+    q = worlds["unplanted"]
+    unplanted = planted if q == p else expected_frame(
+        expit(eta_ia["unplanted"]), expit(eta_g["unplanted"]), remand_probability(q),
+        mean_dur["unplanted"], hearings_mean(q), continuance_probability(q),
+        q.other_outcome_shares["removal"])
     ledger = Ledger()
     t = ledger.table("simulated_completions")
     t.rows_read = len(workload)
@@ -478,11 +591,14 @@ def simulate(params: SimulationParams | None = None, *, seed: int = 20181001,
     ]
     dgp["courts"] = [{"court_id": court_ids[c], "effect": float(court_effect[c])}
                      for c in range(n_courts)]
+    dgp["stress"] = stress.describe(judge_ids, court_ids)
     metadata = {
         "source": "simulation",
         "coverage_start": f"{p.first_fiscal_year - 1}-10-01",
         "coverage_end": f"{p.last_fiscal_year}-09-30",
         "seed": seed,
         "workload": "judge_completions file",
+        "scenario": p.scenario,
     }
-    return Simulation(frame, workload, ledger.to_dict(), {"dgp": dgp}, metadata, expected)
+    return Simulation(frame, workload, ledger.to_dict(), {"dgp": dgp}, metadata, expected,
+                      planted, unplanted)

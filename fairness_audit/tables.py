@@ -36,6 +36,7 @@ from fairness_audit.outputs import (
 )
 from fairness_audit.schema import (
     DECISION_COLUMNS,
+    OPTIONAL_DECISION_COLUMNS,
     WORKLOAD_COLUMNS,
     canonical_dtypes,
     coerce_decisions,
@@ -221,7 +222,9 @@ class TableSet:
 
     def write_tables(self, decisions: pd.DataFrame, workload: pd.DataFrame) -> None:
         """Write the decisions table and its workload file with canonical dtypes."""
-        decisions, _ = coerce_decisions(decisions[[c.name for c in DECISION_COLUMNS]])
+        names = [c.name for c in DECISION_COLUMNS] + [
+            c.name for c in OPTIONAL_DECISION_COLUMNS if c.name in decisions.columns]
+        decisions, _ = coerce_decisions(decisions[names])
         workload, _ = coerce_decisions(workload[[c.name for c in WORKLOAD_COLUMNS]],
                                        WORKLOAD_COLUMNS)
         self.write_parquet(workload, self.paths.workload)

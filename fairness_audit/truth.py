@@ -9,6 +9,10 @@ never the generating model) it returns the model's pseudo-true value, as the con
 The fit is an independent implementation: iteratively reweighted least squares in numpy, with
 fixed effects swept out by pyfixest's alternating-projections ``demean``; it shares only the
 design (sample filters and term columns) with the audit's engine.
+
+In a stress scenario (:mod:`fairness_audit.scenarios`) the target includes the scenario's bias.
+:func:`causal_effects` keeps the causal effect planted apart: the same fit to the expected
+outcomes of the planted effects alone, minus the fit with nothing planted.
 """
 
 from __future__ import annotations
@@ -87,20 +91,107 @@ def model_targets(decisions: pd.DataFrame, workload: pd.DataFrame, expected: pd.
     ``fairness-audit simulate``.
     """
     frame = build_frame(decisions, workload, config, coverage_start=coverage_start).data
-    expected = expected.set_index(frame.index)
-    targets: dict[str, dict[str, float]] = {}
-    fitted = {name: spec for name, spec in config.models.items()
-              if EXPECTED_OUTCOME.get(spec.outcome) is not None}
-    with as_progress(progress).task("model targets", len(fitted)) as task:
-        for name, spec in fitted.items():
+    fitted = [name for name, spec in config.models.items()
+              if EXPECTED_OUTCOME.get(spec.outcome) is not None]
+    return _fit_models(frame, [expected], config, fitted, progress, "model targets")[0]
+
+
+def _fit_models(frame: pd.DataFrame, expecteds: list[pd.DataFrame], config: AuditConfig,
+                names: list[str], progress: ProgressLike,
+                label: str) -> list[dict[str, dict[str, float]]]:
+    """Each named model of the plan fitted to each frame of expected outcomes (one design per
+    model, shared by the fits)."""
+    expecteds = [e.set_index(frame.index) for e in expecteds]
+    fits: list[dict[str, dict[str, float]]] = [{} for _ in expecteds]
+    with as_progress(progress).task(label, len(names)) as task:
+        for name in names:
+            spec = config.models[name]
             design = build_design(frame, spec, cluster=config.inference.cluster,
                                   outcome=spec.outcome)
-            y = _expected_outcome(expected.loc[design.data.index], spec)
-            beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
             scale = scale_of(spec)[1]
-            targets[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
+            for out, expected in zip(fits, expecteds, strict=True):
+                y = _expected_outcome(expected.loc[design.data.index], spec)
+                beta = fit_expected(y, design.X, design.fe_codes(), spec.family)
+                out[name] = {t: float(b) * scale for t, b in zip(design.terms, beta, strict=True)}
             task.advance()
-    return targets
+    return fits
+
+
+def terms_tested(config: AuditConfig) -> dict[str, list[str]]:
+    """The terms the plan's tests read, by model, for the models that have targets.
+
+    Example
+    -------
+    >>> from fairness_audit.config import load_config
+    >>> "post_policy:quota_shortfall" in terms_tested(load_config())["H7"]
+    True
+    """
+    terms: dict[str, list[str]] = {}
+    for hyp in config.hypotheses.values():
+        for test in hyp.tests:
+            spec = config.models.get(test.model)
+            if spec is None or EXPECTED_OUTCOME.get(spec.outcome) is None:
+                continue  # analyses (event studies, judge variance) have no fitted target here
+            if test.term not in terms.setdefault(test.model, []):
+                terms[test.model].append(test.term)
+    return terms
+
+
+def causal_effects(decisions: pd.DataFrame, workload: pd.DataFrame, planted: pd.DataFrame,
+                   unplanted: pd.DataFrame, config: AuditConfig, *, coverage_start: str | None,
+                   fitted: dict[str, dict[str, float]] | None = None,
+                   progress: ProgressLike = None) -> dict[str, dict[str, float]]:
+    """The causal effect planted for each tested term: the part of the term's value on this
+    draw that the planted effects produce, apart from a stress scenario's bias.
+
+    Each model is fitted (as in :func:`model_targets`) to the expected outcomes of the planted
+    effects alone (``planted``: the draw's dates, shortfall and case mix, without the
+    scenario's deviations) and to those with nothing planted (``unplanted``: the effects
+    ``SimulationParams.null`` removes, removed); the causal effect is the difference. Where
+    the model generates the outcome (H1, H3, H4, H7) this is the planted parameter; it is
+    exactly 0 when nothing is planted (``--null``), whatever the scenario.
+
+    Parameters
+    ----------
+    decisions, workload
+        The simulated decisions table (canonical dtypes) and its workload file.
+    planted, unplanted
+        ``Simulation.expected_planted`` and ``Simulation.expected_unplanted``.
+    config
+        The plan whose tested terms (:func:`terms_tested`) are returned.
+    coverage_start
+        ``Simulation.metadata["coverage_start"]``.
+    fitted
+        The models already fitted to ``planted`` (the targets, when no scenario changes the
+        expected outcomes), to save a fit.
+    progress
+        :mod:`fairness_audit.progress` counts the models fitted.
+
+    Returns
+    -------
+    dict
+        {model: {term: causal effect}}, on each term's reporting scale (as the targets).
+
+    Example
+    -------
+    >>> causal = causal_effects(decisions, workload, sim.expected_planted,  # doctest: +SKIP
+    ...                         sim.expected_unplanted, config, coverage_start="2013-10-01")
+    >>> causal["H7"]["post_policy:quota_shortfall"]  # doctest: +SKIP
+    0.15
+    """
+    tested = terms_tested(config)
+    if planted is unplanted or planted.equals(unplanted):  # nothing planted: 0 by definition
+        return {m: {t: 0.0 for t in terms} for m, terms in tested.items()}
+    frame = build_frame(decisions, workload, config, coverage_start=coverage_start).data
+    if fitted is not None and all(m in fitted for m in tested):
+        (without,) = _fit_models(frame, [unplanted], config, list(tested), progress,
+                                 "causal effects")
+        with_effects = fitted
+    else:
+        with_effects, without = _fit_models(frame, [planted, unplanted], config, list(tested),
+                                            progress, "causal effects")
+    return {m: {t: with_effects[m][t] - without[m][t] for t in terms if t in without[m]}
+            for m, terms in tested.items()}
 
 
 def _expected_outcome(rows: pd.DataFrame, spec: ModelSpec) -> np.ndarray:

@@ -74,9 +74,16 @@ def _one_thread_per_worker():
             else:
                 os.environ[v] = value
 
-DESIGNS = ("planted", "null", "no_spread", "anticipation")
+# stress scenarios (fairness_audit/scenarios.py), each without ("null_<s>") and with
+# ("planted_<s>") the planted effects; verdicts there are judged against the causal effect
+# planted (zero on the null arm), not against the models' pseudo-true targets
+STRESS = ("drift", "shocks", "feedback", "national")
+DESIGNS = ("planted", "null", "no_spread", "anticipation") + tuple(
+    f"{arm}_{s}" for s in STRESS for arm in ("null", "planted"))
 SEED_BASE = {"planted": 1_000_000, "null": 2_000_000, "no_spread": 3_000_000,
-             "anticipation": 4_000_000}
+             "anticipation": 4_000_000} | {
+    f"{arm}_{s}": 10_000_000 + 1_000_000 * i + (500_000 if arm == "planted" else 0)
+    for i, s in enumerate(STRESS) for arm in ("null", "planted")}
 ANTICIPATION_START = "2018-04-01"
 FALSE_FLAG_HYPOTHESES = ("H1", "H2", "H3", "H4", "H5", "H7")
 CONCERN = "consistent with the concern"
@@ -105,12 +112,21 @@ class ReplicateSpec:
         return SEED_BASE[self.design] + self.replicate
 
 
+def arm_and_scenario(design: str) -> tuple[str, str]:
+    """("null" | "planted" | ..., scenario) of a design name such as "null_shocks"."""
+    arm, _, scenario = design.partition("_")
+    return (arm, scenario) if scenario in STRESS else (design, "none")
+
+
 def simulation_params(spec: ReplicateSpec):
     from fairness_audit.simulate import SimulationParams
 
+    arm, scenario = arm_and_scenario(spec.design)
     params = dataclasses.replace(SimulationParams(), n_courts=spec.n_courts,
                                  judges_per_court=spec.judges_per_court,
-                                 first_fiscal_year=spec.first_fiscal_year)
+                                 first_fiscal_year=spec.first_fiscal_year, scenario=scenario)
+    if scenario != "none":  # national sets its own size; the others keep the spec's
+        return params.null() if arm == "null" else params
     if spec.design == "null":
         params = params.null()
     elif spec.design == "no_spread":
@@ -234,9 +250,12 @@ def run_replicate(spec: ReplicateSpec) -> list[dict[str, Any]]:
                      + traceback.format_exc(limit=3).replace("\n", " "),
                      seconds=round(time.perf_counter() - start, 1))]
     seconds = round(time.perf_counter() - start, 1)
-    n_judges = spec.n_courts * spec.judges_per_court
+    n_judges, n_courts = spec.n_courts * spec.judges_per_court, spec.n_courts
+    if arm_and_scenario(spec.design)[1] == "national":
+        n_judges, n_courts = int(sim.decisions["judge_id"].nunique()), \
+            int(sim.decisions["court_id"].nunique())
     for r in rows:
-        r.update(n_judges=n_judges, n_courts=spec.n_courts, seconds=seconds)
+        r.update(n_judges=n_judges, n_courts=n_courts, seconds=seconds)
     return rows
 
 
@@ -317,6 +336,31 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
 
 
+def _false_flags(rows: list[dict[str, str]], design: str, alpha: float) -> dict[str, Any]:
+    """The share of a no-effect design's audits with any primary test of H1-H5 or H7
+    "consistent with the concern", with its bound and the share per primary test."""
+    null_tests = [r for r in rows if r["design"] == design and r["kind"] == "test"]
+    reps: dict[str, bool] = {}
+    for r in null_tests:
+        flag = (r["role"] == "primary" and r["hypothesis"] in FALSE_FLAG_HYPOTHESES
+                and r["verdict"] == CONCERN)
+        reps[r["replicate"]] = reps.get(r["replicate"], False) or flag
+    if not reps:
+        return {}
+    r_n = len(reps)
+    rate = sum(reps.values()) / r_n
+    per_test: dict[str, list[int]] = {}
+    for r in null_tests:
+        if r["role"] == "primary":
+            per_test.setdefault(r["test_id"], []).append(int(r["verdict"] == CONCERN))
+    return {
+        "design": design, "R": r_n, "rate": rate, "bound": rate_bound(r_n, alpha),
+        "passed": rate <= rate_bound(r_n, alpha),
+        "hypotheses": sorted({r["hypothesis"] for r in null_tests if r["role"] == "primary"}),
+        "per_test": {k: sum(v) / len(v) for k, v in sorted(per_test.items())},
+    }
+
+
 def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
     """Coverage and bias per tested term, false-flag rate, the design check, verdict shares and
     the failure rate of each of the audit's checks, with their bounds."""
@@ -352,26 +396,11 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
             "sd_estimate": sd_est, "mean_se": sum(se) / r_n, "mean_error": mean_err,
             "bias_t": mean_err / (sd_err / math.sqrt(r_n)) if sd_err > 0 else None,
         })
-    # false flags (null): any primary test of H1-H5, H7 consistent with the concern
-    null_tests = [r for r in rows if r["design"] == "null" and r["kind"] == "test"]
-    reps: dict[str, bool] = {}
-    for r in null_tests:
-        flag = (r["role"] == "primary" and r["hypothesis"] in FALSE_FLAG_HYPOTHESES
-                and r["verdict"] == CONCERN)
-        reps[r["replicate"]] = reps.get(r["replicate"], False) or flag
-    if reps:
-        r_n = len(reps)
-        rate = sum(reps.values()) / r_n
-        per_test: dict[str, list[int]] = {}
-        for r in null_tests:
-            if r["role"] == "primary":
-                per_test.setdefault(r["test_id"], []).append(int(r["verdict"] == CONCERN))
-        out["false_flags"] = {
-            "R": r_n, "rate": rate, "bound": rate_bound(r_n, alpha),
-            "passed": rate <= rate_bound(r_n, alpha),
-            "hypotheses": sorted({r["hypothesis"] for r in null_tests if r["role"] == "primary"}),
-            "per_test": {k: sum(v) / len(v) for k, v in sorted(per_test.items())},
-        }
+    # false flags (null, and the null arm of each stress scenario): any primary test of
+    # H1-H5, H7 consistent with the concern
+    out["false_flags"] = _false_flags(rows, "null", alpha)
+    out["stress_false_flags"] = [ff for d in DESIGNS if d.startswith("null_")
+                                 if (ff := _false_flags(rows, d, alpha))]
     # design check (null): significant slope with the confounder's sign
     checks: dict[tuple[str, str], list[int]] = {}
     for r in rows:
@@ -417,7 +446,7 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
         r_n = len(rs)
         rate = sum(r["verdict"] == "failed" for r in rs) / r_n
         est = [_f(r["estimate"]) for r in rs if r["estimate"] not in ("", None)]
-        bounded = design in ("null", "planted")
+        bounded = design in ("null", "planted") or design.startswith("null_")
         out["checks"].append({
             "design": design, "check": key, "R": r_n, "failure_rate": rate,
             "bound": rate_bound(r_n, alpha) if bounded else None,
@@ -448,6 +477,19 @@ def markdown(summary: dict[str, Any]) -> str:
                   f"(bound {ff['bound']:.3f}: {'passed' if ff['passed'] else 'FAILED'}).", "",
                   "| primary test | share consistent with the concern |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in ff["per_test"].items()]
+        lines.append("")
+    if summary.get("stress_false_flags"):
+        tests = sorted({k for ff in summary["stress_false_flags"] for k in ff["per_test"]})
+        lines += ["False flags in the stress scenarios without planted effects (any primary "
+                  f"test of {', '.join(FALSE_FLAG_HYPOTHESES)} \"{CONCERN}\"), and the share per "
+                  "primary test:", "",
+                  "| design | R | false flags | bound | passed | " + " | ".join(tests) + " |",
+                  "|---|---|---|---|---|" + "---|" * len(tests)]
+        for ff in summary["stress_false_flags"]:
+            lines.append(f"| {ff['design']} | {ff['R']} | {ff['rate']:.3f} | {ff['bound']:.3f} | "
+                         f"{'yes' if ff['passed'] else 'NO'} | "
+                         + " | ".join(f"{ff['per_test'][t]:.3f}" if t in ff["per_test"] else "—"
+                                      for t in tests) + " |")
         lines.append("")
     if summary["design_check"]:
         lines += ["| model | term | R | significant with the confounder's sign | requirement | passed |",

@@ -720,7 +720,7 @@ def test_one_court_and_one_nationality_leave_the_models_estimable(tmp_path):
 
     table = degenerate_table(tmp_path, n_courts=1, judges_per_court=3, edit=_one_nationality)
     plan = default_plan()
-    plan["hypotheses"] = {h: {"tests": [t for t in plan["hypotheses"][h]["tests"]
+    plan["hypotheses"] = {h: {"tests": [{**t, "guards": []} for t in plan["hypotheses"][h]["tests"]
                                         if t["role"] == "primary"]} for h in ("H2", "H5")}
     plan["models"] = {m: plan["models"][m] for m in ("H2", "H5")}
     plan["analyses"] = {}

@@ -32,7 +32,12 @@ from fairness_audit.features import build_frame
 from fairness_audit.models.design import SAMPLE_FILTERS
 from fairness_audit.report.render import write_report
 from fairness_audit.results import SCHEMA_VERSION, validate_results
-from fairness_audit.schema import DECISION_COLUMNS, coerce_decisions, validate_decisions
+from fairness_audit.schema import (
+    DECISION_COLUMNS,
+    OPTIONAL_DECISION_COLUMNS,
+    coerce_decisions,
+    validate_decisions,
+)
 from fairness_audit.simulate import SimulationParams, simulate
 from fairness_audit.tables import TablePaths, write_decision_data
 
@@ -195,7 +200,7 @@ def test_derived_features_read_exactly_the_columns_listed(small_court):
     df, coverage = small_court
     config = load_config()
     base = build_frame(df, None, config, coverage_start=coverage).data
-    decision = [c.name for c in DECISION_COLUMNS]
+    decision = [c.name for c in DECISION_COLUMNS + OPTIONAL_DECISION_COLUMNS]
     features = [c for c in base.columns if c not in decision]
     assert set(features) <= set(DERIVED), set(features) - set(DERIVED)
     reads: dict[str, set[str]] = {f: set() for f in features}
@@ -332,7 +337,7 @@ def test_audit_writes_the_appendix_and_the_release(eoir_audit):
     results, out = eoir_audit
     validate_results(results)
     validate_results(json.loads((out / "results.json").read_text()))
-    assert results["schema_version"] == SCHEMA_VERSION == "1.3"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.4"
     quality = results["data"]["quality"]
     assert quality["source"] == "eoir" and quality["not_available"] == []
     assert quality["by_court_year"] == EXPECTED_CELLS

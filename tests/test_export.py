@@ -323,16 +323,16 @@ def test_a_column_without_values_and_an_empty_table(tmp_path, fmt):
 
 def test_columns_outside_the_contract_are_left_out_and_named(tmp_path):
     # a table written by hand (no run id, no workload file) with a column the schema lacks
-    frame, _ = coerce_decisions(_decisions().assign(docket=["MPP"] * 8))
+    frame, _ = coerce_decisions(_decisions().assign(hearing_room=["4B"] * 8))
     frame.to_parquet(tmp_path / "court.parquet")
     messages: list[str] = []
     result = ex.export_table(tmp_path / "court.parquet", tmp_path / "out", format="dta",
                              progress=messages.append)
     assert [p.name for p in result.files] == ["court.dta", "court.codebook.md", "court.codebook.csv"]
-    assert "court.parquet: left out (not in the contract): docket" in messages
-    assert "docket" not in pd.read_stata(tmp_path / "out" / "court.dta").columns
+    assert "court.parquet: left out (not in the contract): hearing_room" in messages
+    assert "hearing_room" not in pd.read_stata(tmp_path / "out" / "court.dta").columns
     md = (tmp_path / "out" / "court.codebook.md").read_text(encoding="utf-8")
-    assert "Columns of the source left out (not in the contract): docket." in md
+    assert "Columns of the source left out (not in the contract): hearing_room." in md
     with pd.io.stata.StataReader(tmp_path / "out" / "court.dta") as reader:
         reader.read()
         assert reader.data_label == "decisions court.parquet"  # no run id to name

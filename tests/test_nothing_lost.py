@@ -282,6 +282,12 @@ def check_frame_and_designs(decisions, workload, coverage_start, config) -> None
         keep = pd.Series(True, index=data.index)
         for f in spec.sample:
             keep &= SAMPLE_FILTERS[f].keep(data).fillna(False).astype(bool)
+        if spec.end is not None:
+            keep &= (data["decision_date"] < pd.Timestamp(spec.end)).fillna(False).astype(bool)
+        for column, values in spec.exclude.items():
+            if column in data.columns:
+                hit = data[column].notna() if values == "all" else data[column].isin(values)
+                keep &= ~hit.fillna(False).astype(bool)
         keep &= data[needed_columns(spec)].notna().all(axis=1)
         assert design.data.index.tolist() == data.index[keep].tolist(), name
         assert spec.sample[0] == "in_window", name  # the documented starting point

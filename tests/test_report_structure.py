@@ -36,7 +36,8 @@ def _plan() -> AuditConfig:
     base["models"] = {k: base["models"][k] for k in ("H2", "H2_lpm", "H5")}
     base["analyses"] = {}
     base["hypotheses"] = {
-        "H2": {"tests": [t for t in base["hypotheses"]["H2"]["tests"] if t["model"] in ("H2", "H2_lpm")]},
+        "H2": {"tests": [{**t, "guards": []} for t in base["hypotheses"]["H2"]["tests"]
+                         if t["model"] in ("H2", "H2_lpm")]},
         "H5": base["hypotheses"]["H5"]}
     base["disparities"].update(outcomes=["granted"], continuous=[], dimensions=["represented", "court_id"],
                                intersections=[], bootstrap_replicates=50)

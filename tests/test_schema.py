@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from fairness_audit.schema import DECISION_COLUMNS, validate_decisions
+from fairness_audit.schema import DECISION_COLUMNS, OPTIONAL_DECISION_COLUMNS, validate_decisions
 from fairness_audit.simulate import SimulationParams, simulate
 
 
@@ -15,7 +15,7 @@ def table() -> pd.DataFrame:
 
 def test_simulated_table_is_valid(table):
     assert validate_decisions(table) == []
-    assert list(table.columns) == [c.name for c in DECISION_COLUMNS]
+    assert list(table.columns) == [c.name for c in (*DECISION_COLUMNS, *OPTIONAL_DECISION_COLUMNS)]
 
 
 def test_missing_column_named(table):

@@ -252,20 +252,27 @@ def _model_entry(res: FitResult, *, analysis: str, outcome: str, level: float,
     return entry
 
 
-def _single_term_check(name: str, res: FitResult | None, term: str, *, factor: float,
-                       level: float, alpha: float, forces: bool, problem: str | None = None,
-                       passed_rule=None) -> dict[str, Any]:
-    """A check that one coefficient is zero: t statistic with G - 1 degrees of freedom."""
+def _single_term_check(name: str, res: FitResult | None, term: str, *, kind: str,
+                       factor: float, level: float, alpha: float, forces: bool,
+                       problem: str | None = None, significant_rule=None) -> dict[str, Any]:
+    """A check that one coefficient is zero: t statistic with G - 1 degrees of freedom.
+
+    ``significant`` is the test's rejection (``significant_rule(estimate)`` when given);
+    ``passed`` is its significance-only reading, which the plan's rule may revise
+    (fairness_audit/checks.py, with the estimate and standard error recorded here).
+    """
     if res is None:
-        return {"name": name, "statistic": None, "df": None, "p_value": None, "passed": None,
-                "forces_inconclusive": forces, "note": problem}
+        return {"name": name, "kind": kind, "statistic": None, "df": None, "p_value": None,
+                "passed": None, "significant": None, "forces_inconclusive": forces,
+                "note": problem}
     est = _estimate(res, term, factor, level)
     t = est.estimate / est.std_error if est.std_error else float("nan")
-    passed = est.p_value >= alpha if passed_rule is None else passed_rule(est)
-    return {"name": name, "statistic": float(t), "df": res.df_t, "p_value": est.p_value,
-            "passed": bool(passed), "forces_inconclusive": forces, "test": "t, judge-clustered",
-            "estimate": est.estimate, "ci_low": est.ci_low, "ci_high": est.ci_high,
-            "n_obs": est.n_obs, "model": res.name}
+    significant = est.p_value < alpha if significant_rule is None else significant_rule(est)
+    return {"name": name, "kind": kind, "statistic": float(t), "df": res.df_t,
+            "p_value": est.p_value, "passed": not significant, "significant": bool(significant),
+            "forces_inconclusive": forces, "test": "t, judge-clustered",
+            "estimate": est.estimate, "std_error": est.std_error, "ci_low": est.ci_low,
+            "ci_high": est.ci_high, "n_obs": est.n_obs, "model": res.name}
 
 
 def wald_test(res: FitResult, terms: list[str]) -> tuple[float, int, int, float]:
@@ -488,6 +495,10 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
         design = build_design(sample.data, _spec(spec, opts, terms), cluster=config.inference.cluster)
     checks = [_pretrend_check(es, pre, spec.outcome, alpha, first, ref, design=design,
                               reps=opts.bootstrap_reps, seed=config.seed)]
+    # each pre-policy coefficient, for the relevance rule (fairness_audit/checks.py)
+    checks[0]["coefficients"] = [{"term": t, "estimate": estimates[t].estimate,
+                                  "std_error": estimates[t].std_error} for t in pre]
+    checks[0]["df_t"] = es.df_t
     policy_str = config.policy.start.isoformat()
     models = [
         _model_entry(es, analysis=name, outcome=spec.outcome, level=level, series=series,
@@ -512,17 +523,21 @@ def _pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, f
     name = (f"pre-trend ({outcome}): the {len(pre)} pre-policy event-study coefficients "
             f"(quarters {first} to -1 other than the reference quarter {ref}) are jointly zero")
     if not pre:
-        return {"name": name, "statistic": None, "df": None, "p_value": None, "passed": None,
+        return {"name": name, "kind": "pre_trend", "statistic": None, "df": None,
+                "p_value": None, "passed": None, "significant": None,
                 "forces_inconclusive": True, "note": "not estimable: no pre-policy quarter"}
     if design is not None:
         stat, q, p = wild_wald_test(design, pre, reps=reps, seed=seed)
-        return {"name": name, "statistic": stat, "df": q, "df_denominator": None, "p_value": p,
-                "passed": bool(p >= alpha), "forces_inconclusive": True,
+        return {"name": name, "kind": "pre_trend", "statistic": stat, "df": q,
+                "df_denominator": None, "p_value": p, "passed": bool(p >= alpha),
+                "significant": bool(p < alpha), "forces_inconclusive": True,
                 "test": f"Wald W/q with CRV1 by judge, p from {reps} restricted wild cluster "
                         f"bootstrap draws (Rademacher, seed {seed})", "model": es.name}
     stat, q, df2, p = wald_test(es, pre)
-    return {"name": name, "statistic": stat, "df": q, "df_denominator": df2, "p_value": p,
-            "passed": bool(p >= alpha) if np.isfinite(p) else None, "forces_inconclusive": True,
+    return {"name": name, "kind": "pre_trend", "statistic": stat, "df": q, "df_denominator": df2,
+            "p_value": p, "passed": bool(p >= alpha) if np.isfinite(p) else None,
+            "significant": bool(p < alpha) if np.isfinite(p) else None,
+            "forces_inconclusive": True,
             "test": f"Wald F({q}, {df2}), {es.cov_type} by judge", "model": es.name}
 
 
@@ -584,8 +599,8 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
     res, problem = _try_fit(memo_sample, _spec(spec, opts, [term]), f"{name}.anticipation", config)
     checks.append(_single_term_check(
         f"anticipation ({outcome}): {term} is zero between the memo ({config.policy.memo}) and the "
-        f"policy date, on decisions before the policy date", res, term, factor=factor, level=level,
-        alpha=alpha, forces=True, problem=problem))
+        f"policy date, on decisions before the policy date", res, term, kind="anticipation",
+        factor=factor, level=level, alpha=alpha, forces=True, problem=problem))
     if res is not None:
         fits.append(res)
         extra[res.name] = {"design": "anticipation check", "date": config.policy.memo.isoformat()}
@@ -609,7 +624,8 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
         else:
             res, problem = _try_fit(placebo_sample, _spec(spec, opts, [term]),
                                     f"{name}.placebo_{placebo}", config)
-        checks.append(_single_term_check(label, res, term, factor=factor, level=level,
+        checks.append(_single_term_check(label, res, term, kind="placebo_date", factor=factor,
+                                         level=level,
                                          alpha=alpha, forces=False, problem=problem))
         if res is not None:
             fits.append(res)
@@ -630,8 +646,8 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
                                 f"{name}.shock_{when}", config)
         checks.append(_single_term_check(
             f"concurrent shock {shock} {when} ({outcome}): {term} is zero between {when} and the "
-            f"policy date, on decisions before the policy date", res, term, factor=factor,
-            level=level, alpha=alpha, forces=False, problem=problem))
+            f"policy date, on decisions before the policy date", res, term, kind="shock_date",
+            factor=factor, level=level, alpha=alpha, forces=False, problem=problem))
         if res is not None:
             fits.append(res)
             extra[res.name] = {"design": "concurrent-shock date", "date": when.isoformat(),
@@ -653,7 +669,8 @@ def _reversal(frame, config, name, spec, opts, gap, did, factor, fits, extra, ba
              f"the quota period to the {opts.reversal_quarters} quarters after it")
     dates = frame.data["decision_date"]
     if dates.notna().sum() == 0 or dates.max() < pd.Timestamp(end):
-        return _single_term_check(label, None, term, factor=factor, level=level, alpha=alpha,
+        return _single_term_check(label, None, term, kind="reversal", factor=factor, level=level,
+                                  alpha=alpha,
                                   forces=False, problem=f"not estimable: data end before {end}")
     did_sign = np.sign(did.params[f"post_policy:{opts.intensity}"])
 
@@ -662,8 +679,9 @@ def _reversal(frame, config, name, spec, opts, gap, did, factor, fits, extra, ba
                            tuple(config.features.intensity_window)), "after_suspension", end)
     res, problem = _try_fit(sample, _spec(spec, opts, [term]), f"{name}.reversal", config)
     check = _single_term_check(
-        label, res, term, factor=factor, level=level, alpha=alpha, forces=False, problem=problem,
-        passed_rule=lambda e: not (e.p_value < alpha and np.sign(e.estimate) == did_sign))
+        label, res, term, kind="reversal", factor=factor, level=level, alpha=alpha, forces=False,
+        problem=problem,
+        significant_rule=lambda e: e.p_value < alpha and np.sign(e.estimate) == did_sign)
     if res is not None:
         fits.append(res)
         extra[res.name] = {"design": "reversal after the suspension", "date": end.isoformat()}

@@ -56,7 +56,7 @@ from fairness_audit.outputs import (
 )
 from fairness_audit.progress import engine_bar
 from fairness_audit.results import sha256_of
-from fairness_audit.schema import DECISION_COLUMNS
+from fairness_audit.schema import DECISION_COLUMNS, OPTIONAL_DECISION_COLUMNS
 
 Progress = Callable[[str], None]
 
@@ -152,7 +152,8 @@ _DECISION_KINDS = {"string": "code", "bool": "code", "int": "code", "date": "dat
 def _decisions_plan(columns: list[str]) -> TablePlan:
     fields = tuple(
         Field(c.name, c.name, "key" if c.name == "case_id" else _DECISION_KINDS[c.kind])
-        for c in DECISION_COLUMNS if c.name != "proceeding_id" and c.name in columns)
+        for c in (*DECISION_COLUMNS, *OPTIONAL_DECISION_COLUMNS)
+        if c.name != "proceeding_id" and c.name in columns)
     return TablePlan(DECISIONS_TABLE, "proceeding_id", fields)
 
 
@@ -860,7 +861,8 @@ def _compare_decisions(job: _Diff, old: Path, new: Path, audit: Path | None
     if audit is not None:
         job.audit_found_in_old(audit, "SELECT _k FROM c_old_dec")
     job.drop("c_old_dec", "c_new_dec", "t_old_dec", "t_new_dec")
-    only = {side: [c.name for c in DECISION_COLUMNS if c.name in columns[side]
+    only = {side: [c.name for c in (*DECISION_COLUMNS, *OPTIONAL_DECISION_COLUMNS)
+                   if c.name in columns[side]
                    and c.name not in columns["old" if side == "new" else "new"]]
             for side in ("old", "new")}
     return [diff], {f"column {c}": f"only in {side.upper()}" for side, cs in only.items()

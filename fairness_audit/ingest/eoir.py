@@ -64,6 +64,8 @@ ASYLUM_RULES = ("decided", "filed")
 ATTRIBUTION_RULES = ("decided_proceeding", "case_last_proceeding")
 
 BAD_KEY = "missing or invalid key"
+#: the case table's column of priority codes, as the ledger and messages name it
+PRIORITY_COLUMN = "CASEPRIORITY_CODE"
 # "2018-10-01 00:00:00.000" or "2018-10-01"; anything else (b6, junk) is a bad date
 DATE_REGEX = r"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?)?"
 #: a key as the ingest reads it: 1 to 18 digits, else null (shared with diff-releases)
@@ -110,6 +112,9 @@ class EoirOptions:
     appeal_categories: tuple[str, ...] = ("IJ",)
     appeal_types: tuple[str, ...] = ("Case Appeal",)
     remand_codes: tuple[str, ...] = ("REM", "BCR")
+    # case priority code -> docket (None: the ordinary docket); codes that mean "no priority"
+    docket_codes: dict[str, str | None] = field(default_factory=dict)
+    docket_ordinary_codes: tuple[str, ...] = ("N/A",)
     judge_merge_file: str | None = None
     judge_merge: dict[str, str] = field(default_factory=dict)
     placeholder_judges: tuple[str, ...] = ()
@@ -127,6 +132,29 @@ class EoirOptions:
         return out
 
 
+DOCKET_CODES_KEY = "docket.codes"
+
+
+def _docket_map(value: Any) -> dict[str, str | None]:
+    """The option ``docket.codes``: priority code -> docket name, or null (ordinary docket)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"eoir ingest option '{DOCKET_CODES_KEY}': expected a mapping of "
+                          f"priority code to docket name, found {value!r}")
+    out: dict[str, str | None] = {}
+    for code, docket in value.items():
+        key = f"{DOCKET_CODES_KEY}.{code}"
+        if isinstance(code, bool) or not str(code).strip():
+            raise ConfigError(f"eoir ingest option '{key}': expected a priority code as text, "
+                              f"found {code!r}")
+        if docket is not None and (not isinstance(docket, str) or not docket.strip()):
+            raise ConfigError(f"eoir ingest option '{key}': expected a docket name (text) or "
+                              f"null (the ordinary docket), found {docket!r}")
+        out[str(code).strip()] = None if docket is None else docket.strip()
+    return out
+
+
 def default_config_text() -> str:
     return resources.files("fairness_audit").joinpath("configs/eoir_ingest.yaml").read_text()
 
@@ -138,7 +166,10 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
         if k not in base:
             raise ConfigError(f"eoir ingest config: unknown key '{path}'; expected one of "
                               f"{', '.join(map(str, base))}")
-        if isinstance(base[k], dict) and isinstance(v, dict) and k != "outcomes":
+        if path == DOCKET_CODES_KEY and isinstance(base[k], dict) and isinstance(v, dict):
+            # a user's map adds dockets to the default one (a code set to null: ordinary)
+            out[k] = {**base[k], **v}
+        elif isinstance(base[k], dict) and isinstance(v, dict) and k != "outcomes":
             out[k] = _merge(base[k], v, path)
         else:
             out[k] = v
@@ -221,6 +252,9 @@ def load_options(config: str | os.PathLike | dict | None = None, *,
             appeal_categories=_codes(data["appeals"]["categories"], "appeals.categories"),
             appeal_types=_codes(data["appeals"]["types"], "appeals.types"),
             remand_codes=_codes(data["appeals"]["remand_codes"], "appeals.remand_codes"),
+            docket_codes=_docket_map(data["docket"]["codes"]),
+            docket_ordinary_codes=_codes(data["docket"]["ordinary_codes"],
+                                         "docket.ordinary_codes"),
             judge_merge_file=data["judges"]["merge_file"],
             placeholder_judges=_codes(data["judges"]["placeholder_codes"],
                                       "judges.placeholder_codes"),
@@ -277,6 +311,12 @@ def _check_options(o: EoirOptions) -> None:
     except ValueError:
         raise ConfigError(f"eoir ingest option 'dates.latest': expected a date or null, found "
                           f"{o.latest_date!r}") from None
+    both = sorted(set(o.docket_codes) & set(o.docket_ordinary_codes))
+    if both:
+        raise ConfigError(f"eoir ingest option 'docket.ordinary_codes': code(s) "
+                          f"{', '.join(both)} are also in '{DOCKET_CODES_KEY}'; expected each "
+                          "code in one of the two (write 'CODE: null' in the map for the "
+                          "ordinary docket)")
     if o.threads is not None and (not isinstance(o.threads, int) or o.threads < 1):
         raise ConfigError(f"eoir ingest option 'engine.threads': expected a positive integer "
                           f"or null, found {o.threads!r}")
@@ -294,11 +334,15 @@ CASE = TableSpec(
     name="A_TblCase", key="idncase",
     columns={"idncase": ("IDNCASE",), "nat": ("NAT",), "lang": ("LANG",),
              "custody": ("CUSTODY",), "case_type": ("CASE_TYPE",), "e28": ("E_28_DATE",),
-             "gender": ("GENDER", "SEX")},
+             "gender": ("GENDER", "SEX"),
+             # CASEPRIORITY_CODE in the releases; case_priority_code in the codebook
+             "priority_code": ("CASEPRIORITY_CODE", "CASE_PRIORITY_CODE")},
     required=("idncase",), optional_table=False,
     validators={"nat": pattern(r"^[A-Z0-9?<>]{2,3}$"), "lang": pattern(r"^[A-Z0-9?<>]{2,3}$"),
                 "custody": one_of("DRN"), "case_type": one_of(_CASE_TYPES),
-                "gender": pattern(r"^[A-Z]$")},
+                "gender": pattern(r"^[A-Z]$"),
+                # tblLookup_CasePriority: AWC/ATD, AWC/D, CR, RBC/D, UC, and N/A
+                "priority_code": pattern(r"^[A-Za-z0-9]{1,8}(/[A-Za-z0-9]{1,8})?$")},
 )
 PROCEEDING = TableSpec(
     name="B_TblProceeding", key="idnproceeding",
@@ -383,6 +427,18 @@ class IngestResult:
     source_file: Path | None = None  # STEM.source.json (informational, outside the set)
 
 
+def _docket_sql(o: EoirOptions, column: str) -> str:
+    """SQL for the docket of a case from its priority code ``column`` (options
+    ``docket.codes`` and ``docket.ordinary_codes``): null for a blank or ordinary code and for
+    a code mapped to null; the map's docket for a listed code; an unlisted code as written."""
+    ordinary = [*o.docket_ordinary_codes, *(c for c, dk in o.docket_codes.items() if dk is None)]
+    named = " ".join(f"WHEN {sql_string(c)} THEN {sql_string(dk)}"
+                     for c, dk in o.docket_codes.items() if dk is not None)
+    listed = f"CASE {column} {named} ELSE {column} END" if named else column
+    return (f"CASE WHEN {column} IS NULL OR {column} IN {_sql_list(ordinary)} THEN NULL "
+            f"ELSE {listed} END")
+
+
 def _sql_list(values) -> str:
     vals = list(values)
     if not vals:
@@ -409,6 +465,8 @@ class _Ingest:
         self.latest_bound = latest_bound or options.latest_date or dt.date.today().isoformat()
         self.attribution: dict[str, Any] = {}
         self.latest_date: str | None = None
+        # the case table's priority-code column as its header names it (None: absent)
+        self.priority_header: str | None = None
 
     def sql(self, query: str, params=None):
         return self.con.execute(query, params) if params is not None else self.con.execute(query)
@@ -652,13 +710,16 @@ class _Ingest:
         """)
         self.files = files
         have = {name: name in files for name in RELATION}
+        case_file = files[CASE.name]
+        position = case_file.positions.get("priority_code")
+        self.priority_header = None if position is None else case_file.header[position]
         custody_codes = _sql_list("DRN")
         # ---- cases
         case_bad = {"E_28_DATE": "e28_raw IS NOT NULL AND e28 IS NULL",
                     "CUSTODY": f"custody_raw IS NOT NULL AND custody_raw NOT IN {custody_codes}"}
         self.check_table(CASE, {
             "e28_raw": "e28", "e28": "fa_date(e28)",
-            "gender": "gender",
+            "gender": "gender", "priority_code": "priority_code",
             "nat": "nat", "lang": "lang", "case_type": "case_type",
             "custody_raw": "custody",
             "custody": f"CASE WHEN custody IN {custody_codes} THEN custody END",
@@ -822,7 +883,7 @@ class _Ingest:
                     self.con, f"ok_{RELATION[name]}", key, parent))
         fallback = {"NAT": ("nat",), "LANG": ("lang",), "CASE_TYPE": ("case_type",)}
         checks = {
-            CASE.name: {"CUSTODY": ("custody_raw",),
+            CASE.name: {"CUSTODY": ("custody_raw",), PRIORITY_COLUMN: ("priority_code",),
                         **(fallback if self.o.case_field_fallback else {})},
             PROCEEDING.name: {"CUSTODY": ("custody_raw",), "ABSENTIA": ("absentia",),
                               "CASE_TYPE": ("case_type",), "NAT": ("nat",), "LANG": ("lang",),
@@ -890,6 +951,12 @@ class _Ingest:
                           f"ELSE 'other' END")
         else:
             asylum_app, asylum_dec = null_b, "CAST(NULL AS VARCHAR)"
+        if self.priority_header is not None:
+            docket = _docket_sql(o, "c.priority_code")
+        else:
+            docket = "CAST(NULL AS VARCHAR)"
+            self.say(f"{CASE.name} has no {PRIORITY_COLUMN} column: docket is null for every "
+                     "decision")
         query = f"""
             SELECT
               CAST(d.idncase AS VARCHAR) AS case_id,
@@ -911,6 +978,7 @@ class _Ingest:
               {'j.idncase IS NOT NULL' if have[JUVENILE.name] else null_b} AS juvenile,
               {asylum_app} AS asylum_application,
               {asylum_dec} AS asylum_decision,
+              {docket} AS docket,
               CAST(d.osc_date AS TIMESTAMP) AS filed_date,
               CAST(d.comp_date - d.osc_date AS DOUBLE) AS duration_days,
               {'coalesce(h.n_hearings, 0)' if have[SCHEDULE.name] else null_i} AS n_hearings,
@@ -1043,6 +1111,8 @@ def collect_codebooks(o: EoirOptions, lookups: ReleaseLookups,
                                for code in table),
                      "options outcomes: (case type, DEC_CODE) pairs, for the case types "
                      "listed there"),
+        PRIORITY_COLUMN: (frozenset((*o.docket_codes, *o.docket_ordinary_codes)),
+                          "options docket.codes and docket.ordinary_codes"),
         "CASE_TYPE": (frozenset(lookups.tables["case_type"]), lookups.sources["case_type"]),
         "NAT": (frozenset(lookups.tables["nationality"]), lookups.sources["nationality"]),
         "LANG": (frozenset(lookups.tables["language"]), lookups.sources["language"]),
@@ -1217,6 +1287,7 @@ def ingest_eoir(
                 "coverage_end": coverage_end,
                 "derivations": derivations,
                 "judge_attribution": job.attribution,
+                "docket": _docket_summary(job.priority_header, job.decisions_arrow),
                 "codebooks": codebooks.sources,
                 "lookups": {"file": paths.decisions.name[: -len(".parquet")] + ".lookups.json",
                             "sources": lookup_sources},
@@ -1275,6 +1346,14 @@ def ingest_eoir(
     release.write_source_sidecar(sidecar, {**where, "run_id": files.run_id})
     say(f"wrote {sidecar} (where and when the release was read; informational)")
     return IngestResult(paths, n_dec, n_comp, ledger, metadata, sidecar)
+
+
+def _docket_summary(header: str | None, decisions: pa.Table) -> dict[str, Any]:
+    """Where the docket column came from and the decisions on each special docket."""
+    counts = pc.value_counts(decisions.column("docket").drop_null()).to_pylist()
+    return {"source_column": None if header is None else f"{CASE.name}.{header}",
+            "decisions_by_docket": {c["values"]: int(c["counts"])
+                                    for c in sorted(counts, key=lambda c: c["values"])}}
 
 
 def lookups_path(paths: TablePaths) -> Path:

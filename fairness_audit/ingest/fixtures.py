@@ -7,7 +7,8 @@ values nulled. :func:`standard_release` assembles the quirks of real releases: l
 names, stray tabs (repairable and not), truncated rows, an extra empty trailing field, empty
 and invalid keys, duplicated rows, redacted and impossible dates, completions before the
 charging document, transfers, pending cases, government-lawyer rows, remands that open a new
-proceeding, placeholder judges, a merged judge code, gzip and CRLF files, mixed-case headers.
+proceeding, placeholder judges, a merged judge code, gzip and CRLF files, mixed-case headers,
+case priority codes (every code of the default docket map, N/A, and a code it does not list).
 :func:`damaged_release` damages chosen rows of a small release in chosen ways, for property
 tests that every line is accounted for.
 
@@ -29,7 +30,12 @@ from typing import Any
 
 import pandas as pd
 
-from fairness_audit.schema import DECISION_COLUMNS, WORKLOAD_COLUMNS, coerce_decisions
+from fairness_audit.schema import (
+    DECISION_COLUMNS,
+    OPTIONAL_DECISION_COLUMNS,
+    WORKLOAD_COLUMNS,
+    coerce_decisions,
+)
 
 CASE_HEADER = (
     "IDNCASE", "ALIEN_CITY", "ALIEN_STATE", "ALIEN_ZIPCODE", "UPDATED_ZIPCODE", "UPDATED_CITY",
@@ -140,12 +146,15 @@ class ReleaseBuilder:
     # ------------------------------------------------------------------ tables
     def case(self, *, idncase: int | None = None, nat: str = "MX", lang: str = "SP",
              custody: str = "N", case_type: str = "RMV", e28: str = "", sex: str = "",
-             city: str = "LOS ANGELES", write: bool = True, **extra: str) -> int:
+             city: str = "LOS ANGELES", priority: str = "", write: bool = True,
+             **extra: str) -> int:
+        """Add a case; ``priority`` is its CASEPRIORITY_CODE (blank: none)."""
         idn = idncase or self._id("case", 1000)
         values = {"IDNCASE": str(idn), "ALIEN_CITY": city, "ALIEN_STATE": "CA",
                   "ALIEN_ZIPCODE": "90001", "NAT": nat, "LANG": lang, "CUSTODY": custody,
                   "SITE_TYPE": "M", "E_28_DATE": d(e28) if e28 else "", "ATTY_NBR": "01",
-                  "CASE_TYPE": case_type, "UPDATE_SITE": "LOS", "Sex": sex, **extra}
+                  "CASE_TYPE": case_type, "UPDATE_SITE": "LOS", "Sex": sex,
+                  "CASEPRIORITY_CODE": priority, **extra}
         if write:
             self.add_row("A_TblCase", values)
         return idn
@@ -238,8 +247,9 @@ class ReleaseBuilder:
                juvenile: bool | None, asylum_application: bool | None,
                asylum_decision: str | None, n_hearings: int | None,
                n_continuances: int | None, in_absentia: bool | None, appealed: bool | None,
-               remanded: bool | None, gender: str | None) -> None:
-        """The decision row ``proceeding`` must become; the proceeding's own codes are copied."""
+               remanded: bool | None, gender: str | None, docket: str | None = None) -> None:
+        """The decision row ``proceeding`` must become; the proceeding's own codes are copied.
+        ``docket``: what the case's priority code must give (None: the ordinary docket)."""
         p = self.proceedings[proceeding]
         comp = _date(p["COMP_DATE"])
         osc = _date(p["OSC_DATE"])
@@ -260,6 +270,7 @@ class ReleaseBuilder:
             "duration_days": float((comp - osc).days) if osc else None,
             "n_hearings": n_hearings, "n_continuances": n_continuances,
             "in_absentia": in_absentia, "appealed": appealed, "remanded": remanded,
+            "docket": docket,
         })
 
     def expect_set_aside(self, table: str, key: str | None, reason: str) -> None:
@@ -284,7 +295,8 @@ class ReleaseBuilder:
 
     # ------------------------------------------------------------------ outputs
     def expected_decisions(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.decisions, columns=[c.name for c in DECISION_COLUMNS])
+        frame = pd.DataFrame(self.decisions, columns=[
+            c.name for c in (*DECISION_COLUMNS, *OPTIONAL_DECISION_COLUMNS)])
         frame, _ = coerce_decisions(frame)
         return frame.sort_values(["decision_date", "proceeding_id"],
                                  key=lambda s: s.astype("int64") if s.name == "proceeding_id"
@@ -437,8 +449,9 @@ def standard_release() -> FixtureRelease:
     # 2. Change of venue (administrative completion), then voluntary departure at the new
     #    court. EOIR-28 filed after the completion; the government's lawyer and a lawyer at
     #    the Board do not make the respondent represented. Custody from the proceeding (R),
-    #    not the case (N).
-    c = b.case(nat="GT", lang="SP", custody="N", e28="2020-02-01", sex="F")
+    #    not the case (N). A family-unit case (priority code AWC/ATD).
+    c = b.case(nat="GT", lang="SP", custody="N", e28="2020-02-01", sex="F",
+               priority="AWC/ATD")
     b.proceeding(c, osc="2017-03-01", court="HOU", judge="ABC", comp="2018-02-01", other="C",
                  absentia="", custody="N", nat="GT", workload="administrative",
                  set_aside="administrative completion")
@@ -449,13 +462,15 @@ def standard_release() -> FixtureRelease:
     b.rep(c, level="BIA", atty_type="ALIEN", e28="2018-01-01")
     b.expect(p, outcome="voluntary_departure", represented=False, juvenile=False,
              asylum_application=False, asylum_decision=None, n_hearings=1, n_continuances=0,
-             in_absentia=False, appealed=False, remanded=None, gender="F")
+             in_absentia=False, appealed=False, remanded=None, gender="F",
+             docket="family_unit")
 
     # 3. A remand: the removal order is appealed and remanded (it stays a decision row);
     #    the new proceeding ends in a grant by a judge whose second code is merged. A bond
     #    appeal is not an appeal of the decision. Asylum: deny first; then D and G on the
-    #    same day, G ranks first; a torture-convention application is not asylum.
-    c = b.case(nat="HO", lang="SP", custody="N", e28="")
+    #    same day, G ranks first; a torture-convention application is not asylum. The case
+    #    is on the docket of unaccompanied children (UC): both its decisions are.
+    c = b.case(nat="HO", lang="SP", custody="N", e28="", priority="UC")
     p1 = b.proceeding(c, osc="2016-05-01", court="NYC", judge="JDP", comp="2017-06-15",
                       dec="X", absentia="N", custody="N", nat="HO", workload="merits")
     b.appeal(p1, decision="REM", decided="2018-03-01")
@@ -469,15 +484,17 @@ def standard_release() -> FixtureRelease:
     b.rep(c, level="COURT", atty_type="ALIEN", e28="2018-06-01")
     b.expect(p1, outcome="removal", represented=False, juvenile=False,
              asylum_application=True, asylum_decision="deny", n_hearings=0, n_continuances=0,
-             in_absentia=False, appealed=True, remanded=True, gender=None)
+             in_absentia=False, appealed=True, remanded=True, gender=None,
+             docket="unaccompanied_children")
     b.expect(p2, outcome="grant", represented=True, juvenile=False, asylum_application=True,
              asylum_decision="grant", n_hearings=0, n_continuances=0, in_absentia=False,
-             appealed=False, remanded=None, gender=None)
+             appealed=False, remanded=None, gender=None, docket="unaccompanied_children")
 
     # 4. A juvenile; the appeal is pending at the Board; the charging date is redacted (b6):
     #    filed_date and duration are null and the value is counted as nulled. An asylum
-    #    application without a decision does not count under the "decided" rule.
-    c = b.case(nat="ES", lang="SP", e28="2019-01-01", sex="M")
+    #    application without a decision does not count under the "decided" rule. Priority
+    #    code N/A (Not Applicable): the ordinary docket.
+    c = b.case(nat="ES", lang="SP", e28="2019-01-01", sex="M", priority="N/A")
     b.juvenile(c)
     b.expect_set_aside("tbl_JuvenileHistory", str(6000 + b._next["juvenile"]), "duplicate row")
     b.add_line("tbl_JuvenileHistory", b.rows["tbl_JuvenileHistory"][-1])  # exact duplicate
@@ -493,8 +510,8 @@ def standard_release() -> FixtureRelease:
              in_absentia=False, appealed=True, remanded=None, gender="M")
 
     # 5. Detained removal (D in RMV), appeal dismissed, asylum abandoned, continuances for
-    #    an interpreter and a technical malfunction.
-    c = b.case(nat="IN", lang="PUN", custody="D", sex="M")
+    #    an interpreter and a technical malfunction. A recent border crosser, detained (RBC/D).
+    c = b.case(nat="IN", lang="PUN", custody="D", sex="M", priority="RBC/D")
     p = b.proceeding(c, osc="2019-02-01", court="SFR", judge="MRK", comp="2019-10-01",
                      dec="D", absentia="N", custody="D", nat="IN", lang="PUN",
                      workload="merits")
@@ -505,27 +522,29 @@ def standard_release() -> FixtureRelease:
     b.application(p, "ASYL", "A")
     b.expect(p, outcome="removal", represented=False, juvenile=False, asylum_application=True,
              asylum_decision="other", n_hearings=3, n_continuances=2, in_absentia=False,
-             appealed=True, remanded=False, gender="M")
+             appealed=True, remanded=False, gender="M", docket="recent_border_crossers")
 
     # 6. Exclusion (A = admitted: a grant) decided on the first day of FY2019; deportation
     #    (D = deported) on the last day of FY2017, and a second decision the same day.
-    c = b.case(nat="CU", lang="SP", case_type="EXC")
+    #    Priority codes CR (custody review) and AWC/D (adults with children, detained).
+    c = b.case(nat="CU", lang="SP", case_type="EXC", priority="CR")
     p = b.proceeding(c, osc="1995-01-01", court="MIA", judge="JDP", comp="2018-10-01",
                      dec="A", case_type="EXC", nat="CU", workload="merits")
     b.expect(p, outcome="grant", represented=False, juvenile=False, asylum_application=False,
              asylum_decision=None, n_hearings=0, n_continuances=0, in_absentia=False,
-             appealed=False, remanded=None, gender=None)
-    c = b.case(nat="PL", lang="POL", case_type="DEP")
+             appealed=False, remanded=None, gender=None, docket="custody_review")
+    c = b.case(nat="PL", lang="POL", case_type="DEP", priority="AWC/D")
     p = b.proceeding(c, osc="1996-01-01", court="CHI", judge="ABC", comp="2017-09-30",
                      dec="D", case_type="DEP", nat="PL", lang="POL", workload="merits")
     b.expect(p, outcome="removal", represented=False, juvenile=False, asylum_application=False,
              asylum_decision=None, n_hearings=0, n_continuances=0, in_absentia=False,
-             appealed=False, remanded=None, gender=None)
+             appealed=False, remanded=None, gender=None, docket="family_unit")
     p = b.proceeding(c, osc="1996-01-01", court="CHI", judge="ABC", comp="2017-09-30",
                      dec="T", case_type="DEP", nat="PL", lang="POL", workload="merits")
     b.expect(p, outcome="termination", represented=False, juvenile=False,
              asylum_application=False, asylum_decision=None, n_hearings=0, n_continuances=0,
-             in_absentia=False, appealed=False, remanded=None, gender=None)
+             in_absentia=False, appealed=False, remanded=None, gender=None,
+             docket="family_unit")
 
     # 7. Proceedings that are not merits decisions, each with its reason.
     c = b.case(nat="SV", lang="SP")
@@ -616,10 +635,12 @@ def standard_release() -> FixtureRelease:
 
     # 9. Bad values that null a field without setting the row aside: a custody code Z in
     #    the case table, a custody code Q and an absentia "?" on the decided proceeding, a
-    #    redacted EOIR-28 date on a lawyer row (which then does not count).
-    c = b.case(nat="CN", lang="MAN", custody="Z")
+    #    redacted EOIR-28 date on a lawyer row (which then does not count). A priority code
+    #    that the docket map does not list (FU/D) is kept as the docket and counted.
+    c = b.case(nat="CN", lang="MAN", custody="Z", priority="FU/D")
     b.expect_nulled("A_TblCase", "CUSTODY")
     b.expect_outside_codebook("A_TblCase", "CUSTODY", "Z")
+    b.expect_outside_codebook("A_TblCase", "CASEPRIORITY_CODE", "FU/D")
     p = b.proceeding(c, osc="2018-04-01", court="SEA", judge="ABC", comp="2019-06-03",
                      dec="X", absentia="?", custody="Q", nat="CN", lang="MAN",
                      workload="merits")
@@ -635,7 +656,7 @@ def standard_release() -> FixtureRelease:
     b.hearing(p, "2019-06-03", "")
     b.expect(p, outcome="removal", represented=False, juvenile=False, asylum_application=False,
              asylum_decision=None, n_hearings=1, n_continuances=0, in_absentia=None,
-             appealed=False, remanded=None, gender=None)
+             appealed=False, remanded=None, gender=None, docket="FU/D")
 
     # 10. Unreadable rows of the other tables: a truncated hearing, an application without
     #     its proceeding key.

@@ -12,6 +12,10 @@ the decisions table (``schema.DECISION_COLUMNS``), where its values come from:
 - ``missing``: the source lacks it, so the column is null. Only nullable columns may be missing:
   the ingest never invents a value.
 
+Every column must be named, except the optional ones (``schema.OPTIONAL_DECISION_COLUMNS``,
+such as ``docket``), added to the contract after mappings were written: a mapping that does not
+name one has it ``missing``.
+
 ``load_mapping`` validates the file completely before any data is read; every error names the
 file and the key, says what was expected and what was found.
 """
@@ -28,7 +32,7 @@ from typing import Any, Literal
 import yaml
 
 from fairness_audit.errors import MappingError
-from fairness_audit.schema import DECISION_COLUMNS, Column
+from fairness_audit.schema import DECISION_COLUMNS, OPTIONAL_DECISION_COLUMNS, Column
 
 SourceFormat = Literal["csv", "parquet", "excel"]
 SOURCE_FORMATS: tuple[str, ...] = ("csv", "parquet", "excel")
@@ -39,7 +43,9 @@ DERIVED = "derived"
 KEEP = "keep"
 DEFAULT_DATE_FORMAT = "ISO8601"
 
-COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in DECISION_COLUMNS}
+#: Every column a mapping can name, in the order of the decisions table.
+TABLE_COLUMNS: tuple[Column, ...] = (*DECISION_COLUMNS, *OPTIONAL_DECISION_COLUMNS)
+COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in TABLE_COLUMNS}
 
 #: Columns that can be computed from other canonical columns, and from which.
 DERIVATIONS: dict[str, tuple[str, ...]] = {
@@ -446,6 +452,8 @@ def parse_mapping(data: Any, origin: str = "mapping") -> Mapping:
     specs = {name_: _parse_spec(chk, name_, columns[name_]) for name_ in columns}
     for name_ in ALWAYS_DERIVED:
         specs.setdefault(name_, ColumnSpec(name_, DERIVED))
+    for col in OPTIONAL_DECISION_COLUMNS:  # not named: the source lacks it
+        specs.setdefault(col.name, ColumnSpec(col.name, MISSING))
     for name_, spec in specs.items():
         if spec.mode == DERIVED:
             lacking = [c for c in DERIVATIONS[name_] if specs[c].mode == MISSING]
@@ -456,7 +464,7 @@ def parse_mapping(data: Any, origin: str = "mapping") -> Mapping:
                     f"{'is' if len(lacking) == 1 else 'are'} missing; map "
                     f"{'it' if len(lacking) == 1 else 'them'} or declare {name_} missing"
                 )
-    ordered = tuple(specs[c.name] for c in DECISION_COLUMNS)
+    ordered = tuple(specs[c.name] for c in TABLE_COLUMNS)
     return Mapping(name=name, columns=ordered, description=description, read=read,
                    keep_names=keep_names, origin=origin)
 

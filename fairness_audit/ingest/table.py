@@ -581,7 +581,8 @@ def build_table(
                    "duplicate proceeding_id")
 
     used = rows.used.to_numpy(dtype=bool)
-    decisions = pd.DataFrame({c.name: columns[c.name].values for c in DECISION_COLUMNS})
+    # the mapping names every column, the optional ones included (missing when not given)
+    decisions = pd.DataFrame({s.column: columns[s.column].values for s in mapping.columns})
     decisions = decisions[used].reset_index(drop=True)
     decisions, _ = coerce_decisions(decisions)
     problems = validate_decisions(decisions)
@@ -596,11 +597,11 @@ def build_table(
     for reason, n in rows.reason.dropna().value_counts().items():
         entry.set_aside_rows(str(reason), int(n))
     entry.set_aside_rows("unparseable line", len(source.bad_lines))
-    for c in DECISION_COLUMNS:
-        built = columns[c.name]
-        entry.null_values(c.name, int((built.nulled.to_numpy(dtype=bool) & used).sum()))
+    for spec in mapping.columns:
+        built = columns[spec.column]
+        entry.null_values(spec.column, int((built.nulled.to_numpy(dtype=bool) & used).sum()))
         if built.unlisted is not None:
-            entry.unlisted_values(c.name, _unlisted_counts(built.unlisted[used]))
+            entry.unlisted_values(spec.column, _unlisted_counts(built.unlisted[used]))
     ledger.check()
 
     # the set-aside rows: the source's keys, the table, the reason

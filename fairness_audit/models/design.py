@@ -118,6 +118,32 @@ def _fe_column(frame: pd.DataFrame, fe: str) -> pd.Series:
     return codes.mask(missing)
 
 
+def _exclusion_text(column: str, values) -> str:
+    return f"no {column}" if values == "all" else f"{column} not in {', '.join(values)}"
+
+
+def _end_and_exclusions(frame: pd.DataFrame, spec: ModelSpec) -> list[tuple[str, pd.Series]]:
+    """(reason, rows kept) for a model's end date and its exclusions by column value.
+
+    A row without a decision date cannot be placed before the end date and is left out. An
+    exclusion column the data do not hold is read as null everywhere (contract section 1: the
+    column is nullable), so it leaves nothing out; the design check that uses it says so.
+    """
+    masks = []
+    if spec.end is not None:
+        dates = frame["decision_date"]
+        masks.append((f"decided on or after {spec.end} or no decision date",
+                      (dates < pd.Timestamp(spec.end)).fillna(False).astype(bool)))
+    for col, values in spec.exclude.items():
+        if col not in frame.columns:
+            continue
+        present = frame[col].notna()
+        hit = present if values == "all" else present & frame[col].astype("string").isin(values)
+        which = "any value" if values == "all" else ", ".join(values)
+        masks.append((f"excluded by {col}: {which}", ~hit.astype(bool)))
+    return masks
+
+
 def fe_name(fe: str) -> str:
     return fe.replace("^", "_x_")
 
@@ -144,7 +170,16 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
             raise NotEstimable(sample_filter.needs or y_col,
                                f"no rows left for the {spec.outcome} model after the sample "
                                f"filter '{name}' ({excluded})")
+    for reason, mask in _end_and_exclusions(frame, spec):
+        dropped = int((keep & ~mask).sum())
+        if dropped:
+            excluded[reason] = excluded.get(reason, 0) + dropped
+        keep &= mask
+    if not keep.any():
+        raise NotEstimable(y_col, f"no rows left for the {spec.outcome} model after its end date "
+                                  f"and exclusions ({excluded})")
     rows = frame.loc[keep]
+    cluster = spec.cluster or cluster
 
     columns: dict[str, pd.Series] = {y_col: rows[y_col].astype("float64")}
     for term in spec.terms:
@@ -183,6 +218,10 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
         raise NotEstimable(first_missing[len("missing "):] if first_missing else y_col,
                            f"no rows left for the {spec.outcome} model ({excluded})")
     filter_text = " & ".join(spec.sample) if spec.sample else "all decisions"
+    if spec.end is not None:
+        filter_text += f" & decided before {spec.end}"
+    for col, values in spec.exclude.items():
+        filter_text += f" & {_exclusion_text(col, values)}"
     names = list(dict.fromkeys(p for t in spec.terms for p in t.split(":")))
     variables = pd.DataFrame({p: rows.loc[data.index, p].astype("float64") for p in names},
                              index=data.index)

@@ -210,7 +210,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
     elif design.fe_columns:
         _check_rows_beyond_singletons(design, name)
         try:
-            result = _fit_pyfixest(design, ssc_k_fixef, max_iter)
+            result = _fit_pyfixest(design, ssc_k_fixef, max_iter, name)
         except ValueError as exc:
             if "All variables are collinear" not in str(exc):
                 raise
@@ -221,6 +221,10 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         result = _fit_statsmodels(design, max_iter)
     params, cov, n_obs, engine, extra_notes, info = result
     notes.extend(extra_notes)
+    if "kept" in info:
+        # the judges of the rows fitted: a judge whose every decision the engine dropped is no
+        # cluster of the estimate (the engine's own G / (G - 1) leaves it out too)
+        n_clusters = int(design.data[design.cluster][info["kept"]].nunique())
     cov_type, ssc_text = info.get("cov_type", ("CRV1", SMALL_SAMPLE))
     if not info.get("converged", True):
         raise AuditError(f"model {name}: the {design.spec.family} fit did not converge in "
@@ -293,13 +297,64 @@ def _check_rows_beyond_singletons(design: Design, name: str) -> None:
                                                 f"{len(design.terms)} terms")
 
 
-def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
+def informative_rows(fe: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows left once every fixed-effect level whose outcomes are all 0 or all 1 is dropped,
+    again and again until no such level is left (for a logit; R's fixest drops such levels too,
+    its fixef.rm = "perfect").
+
+    Why: such a level's fixed effect runs off to minus or plus infinity and its rows say
+    nothing about the other coefficients; left in, they would count in n, in the judges G and
+    in the small-sample factor. Dropping a level can leave another with one outcome (a judge's
+    rows gone, a court x month cell holds only grants), hence the repetition. A single
+    decision is such a level, so singletons go too. The rows left do not depend on the order.
+
+    Parameters
+    ----------
+    fe : integer codes of each fixed effect, shape (n, n_fe).
+    y : the 0/1 outcome, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the rows kept.
+
+    Example
+    -------
+    >>> informative_rows(np.array([[0], [0], [1], [1]]), np.array([0.0, 1.0, 1.0, 1.0]))
+    array([ True,  True, False, False])
+    """
+    keep = np.ones(len(y), dtype=bool)
+    while fe.shape[1]:
+        constant = np.zeros(len(y), dtype=bool)
+        for j in range(fe.shape[1]):
+            levels = int(fe[:, j].max()) + 1 if len(y) else 0
+            size = np.bincount(fe[keep, j], minlength=levels)
+            ones = np.bincount(fe[keep, j], weights=y[keep], minlength=levels)
+            constant |= keep & ((ones == 0) | (ones == size))[fe[:, j]]
+        if not constant.any():
+            break
+        keep &= ~constant
+    return keep
+
+
+def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, name: str = ""):
     import pyfixest as pf
 
     from fairness_audit.models.fe_order import keep_fixed_effect_order
 
     keep_fixed_effect_order()  # byte-identical reruns whatever the process's hash seed
     data = design.data.reset_index(drop=True)  # positions = labels: the engine's na_index
+    rows = np.arange(len(data))  # the design's rows that the engine sees
+    if design.spec.family == "logit":
+        # pyfixest's own check drops levels whose outcomes are all 0 only, in one pass (its
+        # Poisson rule): levels with only 1s stayed in, with their rows counted in n and G
+        rows = np.flatnonzero(informative_rows(design.fe_codes(), design.y))
+        if len(rows) <= len(design.terms):
+            raise NotEstimable(design.spec.outcome, f"model {name}: {len(rows)} of {len(data)} "
+                               f"rows are left once fixed-effect levels whose "
+                               f"{design.spec.outcome} outcomes are all 0 or all 1 are dropped, "
+                               f"too few for {len(design.terms)} terms")
+        data = data.iloc[rows].reset_index(drop=True)
     for c in design.fe_columns + (design.cluster,):
         data[c] = data[c].astype(str)
     ssc = pf.ssc(k_adj=True, k_fixef=ssc_k_fixef, G_adj=True, G_df="min")
@@ -322,7 +377,7 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
     params = pd.Series(np.asarray(model._beta_hat, dtype=float), index=[term_for(n) for n in names])
     cov = pd.DataFrame(np.asarray(model._vcov, dtype=float), index=params.index, columns=params.index)
     notes = []
-    dropped = len(data) - int(model._N)
+    dropped = len(design.data) - int(model._N)
     if dropped:
         notes.append(f"{dropped} rows dropped by the engine (singleton or perfectly predicted "
                      f"fixed-effect groups)")
@@ -331,13 +386,15 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER):
         notes.append(f"terms {missing_terms} dropped as collinear with the fixed effects")
         params = params.reindex(list(design.terms))
         cov = cov.reindex(index=params.index, columns=params.index)
-    kept = np.ones(len(data), dtype=bool)
+    seen = np.ones(len(data), dtype=bool)
     # rows the engine left out: missing or singleton rows (_na_index) and separated fixed-effect
     # groups (na_index); labels are positions since the data were re-indexed above
     na_index = np.union1d(np.asarray(sorted(getattr(model, "_na_index", ()) or ()), dtype=int),
                           np.asarray(getattr(model, "na_index", []), dtype=int)).astype(int)
     if len(na_index):
-        kept[na_index] = False
+        seen[na_index] = False
+    kept = np.zeros(len(design.data), dtype=bool)
+    kept[rows[seen]] = True
     info = {"collinear": missing_terms,
             "converged": bool(getattr(model, "convergence", True)) if design.spec.family != "ols"
             else True, "dropped": dropped, "kept": kept,

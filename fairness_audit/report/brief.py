@@ -16,8 +16,9 @@ The rule (docs/brief.md has it as a table), for a primary test:
 3. not supported, and the interval on the concern's side of zero -> "ruled out, smaller found";
 4. not supported otherwise -> "ruled out";
 5. inconclusive because a design check failed -> "check failed" (the check named in plain words);
-6. inconclusive because the test has no estimate -> "not estimable";
-7. inconclusive otherwise -> "imprecise".
+6. inconclusive because a guard did not confirm it -> "guard failed" (the guard's sample named);
+7. inconclusive because the test has no estimate -> "not estimable";
+8. inconclusive otherwise -> "imprecise".
 
 A hypothesis is as sure as the primary test that decided its verdict (:func:`deciding_test`).
 
@@ -55,6 +56,11 @@ _CHECK_WORDS = {
                  "the quota",
     "placebo": "a judge's shortfall already went with the outcome before the quota existed",
 }
+# a guard's robustness test id -> its sample in plain words (by the id's variant part)
+_GUARD_WORDS = {
+    "before_covid": "the decisions made before the COVID closures of March 2020",
+    "without_special_dockets": "the decisions outside the special dockets (MPP, family units)",
+}
 _WORDS = {
     "clear": "Clear evidence of an effect at least as large as the smallest that matters.",
     "direction": "Evidence of an effect in the concern's direction; it may be smaller than "
@@ -63,6 +69,7 @@ _WORDS = {
                                 "matters; they do show a smaller effect in the concern's direction.",
     "ruled out": "The data rule out an effect as large as the smallest that matters.",
     "check failed": "Cannot tell: a check of the design failed ({detail}).",
+    "guard failed": "Cannot tell: the finding does not hold up in {detail}.",
     "not estimable": "Cannot tell: the test could not be run ({detail}).",
     "imprecise": "Cannot tell: the data are too imprecise to decide; they allow both no "
                  "effect and an effect that matters.",
@@ -88,6 +95,12 @@ def plain_check(name: str) -> str:
     """A failed design check in plain words (its name as the plan gives it when unknown)."""
     first = re.split(r"[\s(:]", name.strip(), maxsplit=1)[0].lower()
     return _CHECK_WORDS.get(first, name)
+
+
+def plain_guard(test_id: str) -> str:
+    """A guard's sample in plain words (its test id when the variant is not a known one)."""
+    return next((words for key, words in _GUARD_WORDS.items() if key in test_id.split(".")),
+                f"the variant {test_id}")
 
 
 def how_sure(test: Mapping[str, Any]) -> Sureness:
@@ -130,6 +143,10 @@ def how_sure(test: Mapping[str, Any]) -> Sureness:
     if verdict != INCONCLUSIVE:
         raise ValueError(f"test {test.get('id', '?')}: expected a verdict among "
                          f"{[CONSISTENT, NOT_SUPPORTED, INCONCLUSIVE]}, found {verdict!r}")
+    guards = test.get("failed_guards") or []
+    if guards:
+        detail = " or ".join(dict.fromkeys(plain_guard(g) for g in guards))
+        return Sureness("guard failed", _WORDS["guard failed"].format(detail=detail))
     failed = _failed_checks(reason)
     if failed:
         detail = "; ".join(dict.fromkeys(plain_check(name) for name in failed))

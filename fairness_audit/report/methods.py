@@ -65,6 +65,7 @@ class TestMethods:
     sesoi: Any
     concern_sign: Any
     concern: str
+    guards: tuple[str, ...] = ()  # robustness tests that must agree (contract section 6)
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,13 @@ _KNOWN = {
     "window": {"start", "end"},
     "features": {"quota_target", "completions", "intensity_window", "complete_year_slack_days"},
     "inference": {"alpha", "adjustment", "cluster", "interval_level",
-                  "placebo_forces_inconclusive"},
+                  "placebo_forces_inconclusive", "check_rule", "check_margin"},
     "disparities": {"outcomes", "continuous", "dimensions", "intersections", "min_cell",
                     "reference", "bootstrap_replicates", "adjusted", "adjusted_max_groups"},
 }
 _MODEL_KEYS = {"family", "outcome", "terms", "fixed_effects", "sample", "cov_type", "cluster"}
-_HYPOTHESIS_KEYS = {"tests", "checks"}
-_TEST_KEYS = {"id", "role", "model", "term", "concern_sign", "sesoi", "sesoi_reason"}
+_HYPOTHESIS_KEYS = {"tests", "checks", "forcing_checks"}
+_TEST_KEYS = {"id", "role", "model", "term", "concern_sign", "sesoi", "sesoi_reason", "guards"}
 _METHOD_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
 _COMPLETIONS = {
     "merits": "merits decisions in the workload file",
@@ -213,7 +214,8 @@ def _tests_by_model(plan: Mapping[str, Any], results: Mapping[str, Any]) -> dict
                 id=str(_get(t, "id")), hypothesis=str(hid), role=str(_get(t, "role")),
                 term=str(_get(t, "term")), scale=scales.get(_get(t, "id")) or None,
                 sesoi=_get(t, "sesoi"), concern_sign=sign,
-                concern=_SIGN.get(int(sign), str(sign)) if sign is not None else "—"))
+                concern=_SIGN.get(int(sign), str(sign)) if sign is not None else "—",
+                guards=tuple(str(g) for g in _get(t, "guards", []) or [])))
     return out
 
 
@@ -247,6 +249,38 @@ def _models(plan: Mapping[str, Any], results: Mapping[str, Any]) -> list[ModelMe
     return out
 
 
+_CHECK_KINDS = {"pre_trend": "pre-trend", "anticipation": "anticipation",
+                "placebo_term": "placebo term", "placebo_date": "placebo date",
+                "shock_date": "concurrent-shock date", "reversal": "reversal", "guard": "guards"}
+_DEFAULT_FORCING = ("pre_trend", "anticipation", "placebo_term", "guard")
+
+
+def _check_rule(inference: Mapping[str, Any], alpha: Any) -> Sentence:
+    """How a design check is judged, from the plan (contract section 6; checks.py)."""
+    if _get(inference, "check_rule", "relevance") == "significance":
+        return ("A design check fails when the deviation it tests is significant at alpha "
+                "(the significance-only rule).",)
+    margin = _get(inference, "check_margin", 1.0)
+    return ("A design check fails when the deviation it tests is significant at alpha and not "
+            "shown to be small: its ", Num(1 - 2 * float(alpha), "level"), " interval is not "
+            "inside plus or minus ", Num(margin), " times the smallest effect of interest of "
+            "the test it guards (every pre-policy coefficient of a joint pre-trend test is held "
+            "to this). A trivial deviation at national size passes; an imprecise one passes as "
+            "with a significance test.")
+
+
+def _forcing(plan: Mapping[str, Any]) -> str:
+    parts = []
+    for hid, h in (_get(plan, "hypotheses", {}) or {}).items():
+        kinds = _get(h, "forcing_checks", _DEFAULT_FORCING)
+        present = [k for k in kinds if k != "guard" or any(
+            _get(t, "guards") for t in _get(h, "tests", []) or [])]
+        if present and (k != "pre_trend" for k in present):
+            parts.append(f"{hid}: {', '.join(_CHECK_KINDS.get(str(k), str(k)) for k in present)}")
+    return ("The checks that force a hypothesis' primary verdicts, by hypothesis (where it has "
+            "them): " + ("; ".join(parts) if parts else "none") + ".")
+
+
 def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
     inference = _get(plan, "inference", {}) or {}
     level, alpha = _get(inference, "interval_level"), _get(inference, "alpha")
@@ -266,10 +300,12 @@ def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
             f"families, one per outcome x dimension, with the same method.",)),
         Item("error rate", ("alpha = ", Num(alpha), " (two-sided p-values).")),
         Item("placebo terms", (
-            ("A placebo term (the slope before the quota) whose p-value is below alpha fails "
-             "and forces the hypothesis' primary verdicts to inconclusive."
+            ("A placebo term (the slope before the quota) that fails (rule below) forces the "
+             "hypothesis' primary verdicts to inconclusive."
              if forces else
              "Placebo terms (the slope before the quota) are reported; they force no verdict."),)),
+        Item("design checks", _check_rule(inference, alpha)),
+        Item("forcing checks", (_forcing(plan),)),
     ]
     verdicts: list[Sentence] = [
         ("Not supported: the test's ", Num(level, "level"),
@@ -278,10 +314,13 @@ def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
         (f"Consistent with the concern: otherwise, when its p-value ({method}-adjusted for a "
          "primary test) is below ", Num(alpha), " and the estimate has the concern's sign."),
         ("Inconclusive: otherwise.",),
-        ("A failed design check that forces (a design check fails when the deviation it tests "
-         "is significant at alpha; docs/timing.md gives each check's rule) makes the primary "
-         "verdicts of its hypothesis inconclusive, and the reason names the check; checks at "
-         "placebo and concurrent-shock dates are reported and force nothing.",),
+        ("A forcing design check that fails or cannot be run makes the primary verdicts of its "
+         "hypothesis inconclusive, and the reason names the check; the other checks are "
+         "reported and force nothing.",),
+        ("A primary test with guards is consistent with the concern only when each guard's "
+         "interval also excludes zero with the concern's sign (unadjusted; intersection-union, "
+         "so the error rate does not grow); otherwise it is inconclusive and the reason names "
+         "the guard.",),
         ("A hypothesis is consistent with the concern if any of its primary tests is, not "
          "supported if all are, and inconclusive otherwise.",),
     ]

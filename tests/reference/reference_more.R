@@ -1,0 +1,132 @@
+# Reference fits for tests/test_reference_r_more.py: H1, H5, H7, H2 with court x calendar month
+# fixed effects, and H2 with fixed-effect groups whose outcomes are all 0 or all 1. R's lm / glm
+# with every fixed effect as factor dummies; inputs drawn by tests/reference/draw_more_inputs.py.
+#
+#   Rscript tests/reference/reference_more.R tests/reference tests/reference
+#
+# (first argument: the folder of the *_input.csv files; second: where to write *_r_output.csv)
+#
+# Standard errors, clustered by judge:
+# - H1: CRV3, the leave-one-judge-out jackknife, as an explicit loop over judges (sandwich 3.0-2
+#   has no vcovJK), with the scaling of fairness_audit/models/jackknife.py:
+#   V = (G - 1) / G x sum over judges g of (b_(-g) - b)^2, b the estimate on every judge, b_(-g)
+#   the estimate without judge g (deviations from b, not from the mean of the b_(-g)).
+# - the others: sandwich::vcovCL(type = "HC1", cadjust = TRUE), which multiplies the cluster sum
+#   of score outer products by G / (G - 1) x (n - 1) / (n - k), k the number of coefficients
+#   R estimates (dummies included; redundant dummies, such as one judge dummy per court when
+#   judges are nested in courts and court x month dummies are present, not counted).
+#
+# Output columns: model, term, estimate, std_error, n_obs (rows fitted), k (coefficients
+# estimated, aliased ones left out), n_aliased, n_clusters (judges in the rows fitted),
+# n_dropped (rows dropped before the fit: fixed-effect levels whose outcomes are all 0 or all
+# 1, found repeatedly; 0 unless stated), passes (the rounds of dropping that took).
+suppressPackageStartupMessages({
+  library(sandwich)
+})
+args <- commandArgs(trailingOnly = TRUE)
+indir <- if (length(args) >= 1) args[1] else "tests/reference"
+outdir <- if (length(args) >= 2) args[2] else indir
+ctrl <- glm.control(epsilon = 1e-12, maxit = 100)
+
+# Judges are nested in courts, so with court x month dummies one judge dummy per court is
+# redundant. lm's QR (tolerance 1e-7) finds and drops such columns (H1 below: n_aliased), but
+# glm's QR runs at min(1e-7, epsilon / 1000) = 1e-15 with epsilon 1e-12 and misses them: the fit
+# then does not converge and the errors explode. The logits with court x month dummies therefore
+# take the first judge of each court (in sorted order) as the reference: the same model, each
+# remaining judge dummy read against that court's first judge, and no redundant column.
+judge_in_court <- function(d) {
+  first <- tapply(d$judge_id, d$court_id, min)
+  ref <- d$judge_id %in% first
+  factor(ifelse(ref, "(first judge of the court)", d$judge_id),
+         levels = c("(first judge of the court)", sort(unique(d$judge_id[!ref]))))
+}
+
+read_input <- function(name) {
+  d <- read.csv(file.path(indir, name), stringsAsFactors = FALSE, colClasses = c(judge_id = "character"))
+  if ("calendar_month" %in% names(d)) {
+    d$court_month <- paste(d$court_id, d$calendar_month)
+    d$judge_in_court <- judge_in_court(d)
+  }
+  if ("quarter" %in% names(d)) d$court_quarter <- paste(d$court_id, d$quarter)
+  d
+}
+
+fe_terms <- function(fes) paste0("factor(", fes, ")", collapse = " + ")
+
+rows_for <- function(model, m, terms, V, d, n_dropped = 0, passes = 0) {
+  b <- coef(m)
+  data.frame(model = model, term = gsub("__", ":", terms), estimate = unname(b[terms]),
+             std_error = sqrt(diag(V)[terms]), n_obs = nobs(m), k = sum(!is.na(b)),
+             n_aliased = sum(is.na(b)), n_clusters = length(unique(d$judge_id)),
+             n_dropped = n_dropped, passes = passes)
+}
+
+clustered <- function(m) vcovCL(m, cluster = ~judge_id, type = "HC1", cadjust = TRUE)
+
+write_output <- function(out, name) {
+  write.csv(format(out, digits = 15), file.path(outdir, name), row.names = FALSE, quote = FALSE)
+}
+
+# H1: OLS log_duration ~ post_policy:pre_policy_gap | judge_id + court_id x quarter, CRV3
+d <- read_input("h1_input.csv")
+d$post_policy__pre_policy_gap <- d$post_policy * d$pre_policy_gap
+term <- "post_policy__pre_policy_gap"
+f <- as.formula(paste("log_duration ~", term, "+", fe_terms(c("judge_id", "court_quarter"))))
+m <- lm(f, data = d)
+judges <- sort(unique(d$judge_id))
+G <- length(judges)
+# factor() inside the formula takes its levels from each subsample: no empty dummy columns
+b_minus <- vapply(judges, function(j) unname(coef(lm(f, data = d[d$judge_id != j, ]))[term]), 0)
+V <- matrix((G - 1) / G * sum((b_minus - coef(m)[term])^2), 1, 1, dimnames = list(term, term))
+write_output(rows_for("h1_crv3", m, term, V, d), "h1_r_output.csv")
+
+# H5: linear probability granted ~ unrepresented + post_policy:unrepresented + X | F, CRV1
+d <- read_input("h5_input.csv")
+d$post_policy__unrepresented <- d$post_policy * d$unrepresented
+terms <- c("unrepresented", "post_policy__unrepresented", "detained", "juvenile", "asylum_application")
+F <- c("judge_id", "fiscal_year", "fiscal_month", "nationality", "case_type")
+m <- lm(as.formula(paste("granted ~", paste(terms, collapse = " + "), "+", fe_terms(F))), data = d)
+write_output(rows_for("h5_ols", m, terms, clustered(m), d), "h5_r_output.csv")
+
+# H7: logit in_absentia ~ quota_shortfall + post_policy:quota_shortfall + X | F, CRV1
+x_terms <- c("quota_shortfall", "post_policy__quota_shortfall", "represented", "detained", "juvenile",
+             "asylum_application")
+logit <- function(d, outcome, fes) {
+  d$post_policy__quota_shortfall <- d$post_policy * d$quota_shortfall
+  glm(as.formula(paste(outcome, "~", paste(x_terms, collapse = " + "), "+", fe_terms(fes))), data = d,
+      family = binomial(link = "logit"), control = ctrl)
+}
+d <- read_input("h7_input.csv")
+m <- logit(d, "in_absentia", F)
+write_output(rows_for("h7_logit", m, x_terms, clustered(m), d), "h7_r_output.csv")
+
+# H2 with Fc = judge_id + court_id x calendar month + nationality + case_type, CRV1
+Fc <- c("judge_id", "court_month", "nationality", "case_type")
+Fc_dummies <- c("judge_in_court", "court_month", "nationality", "case_type")
+d <- read_input("h2_court_month_input.csv")
+m <- logit(d, "granted", Fc_dummies)
+write_output(rows_for("h2_court_month_logit", m, x_terms, clustered(m), d),
+             "h2_court_month_r_output.csv")
+
+# The same with constant-outcome groups: glm cannot estimate a dummy whose level has only 0 or
+# only 1 outcomes (its coefficient runs off to -Inf or +Inf), so those rows are dropped first,
+# level by level for every fixed effect, and again until no such level is left (dropping a
+# judge can leave a court x month cell with one outcome).
+d <- read_input("h2_separated_input.csv")
+n_in <- nrow(d)
+passes <- 0
+repeat {
+  constant <- rep(FALSE, nrow(d))
+  for (fe in Fc) {
+    share <- ave(d$granted, d[[fe]])
+    constant <- constant | share == 0 | share == 1
+  }
+  if (!any(constant)) break
+  d <- d[!constant, ]
+  passes <- passes + 1
+}
+d$judge_in_court <- judge_in_court(d)  # the first judges of what is left
+m <- logit(d, "granted", Fc_dummies)
+write_output(rows_for("h2_separated_logit", m, x_terms, clustered(m), d, n_in - nrow(d), passes),
+             "h2_separated_r_output.csv")
+cat(sprintf("R %s, sandwich %s\n", getRversion(), packageVersion("sandwich")))

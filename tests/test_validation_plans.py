@@ -1,0 +1,79 @@
+"""The verdict-only validation plans and the harness' stress designs (docs/validation.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from fairness_audit.config import load_config
+from fairness_audit.validation import (
+    DESIGNS,
+    SEED_BASE,
+    ReplicateSpec,
+    arm_and_scenario,
+    simulation_params,
+)
+
+PLANS = Path(__file__).resolve().parents[1] / "configs" / "validation"
+
+
+def _make_plans():
+    spec = importlib.util.spec_from_file_location("make_plans", PLANS / "make_plans.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_plans_are_what_the_default_plan_gives():
+    make = _make_plans()
+    for name, plan in make.plans().items():
+        assert (PLANS / name).read_text() == make.text(name, plan), (
+            f"{name} is stale: run python configs/validation/make_plans.py")
+
+
+def test_the_verdict_plan_keeps_every_primary_test_guard_and_forcing_check():
+    default, verdicts = load_config(), load_config(PLANS / "verdicts.yaml")
+    for hid in ("H1", "H2", "H3", "H4", "H5", "H7"):
+        full = default.hypotheses[hid]
+        kept = {t.id: t for t in verdicts.hypotheses[hid].tests}
+        for t in full.tests:
+            if t.role in ("primary", "placebo") or any(t.id in p.guards for p in full.tests):
+                assert kept[t.id] == t
+                assert verdicts.models[t.model] == default.models[t.model]
+            else:
+                assert t.id not in kept
+        assert verdicts.hypotheses[hid].checks == full.checks
+        assert verdicts.hypotheses[hid].forcing_checks == full.forcing_checks
+    assert "H6" not in verdicts.hypotheses and verdicts.disparities.dimensions == ()
+
+
+def test_the_earlier_rules_plan_has_fiscal_effects_no_guards_and_significance():
+    earlier = load_config(PLANS / "verdicts_earlier_rules.yaml")
+    assert earlier.inference.check_rule == "significance"
+    assert all(not t.guards for h in earlier.hypotheses.values() for t in h.tests)
+    for name in ("H2", "H4", "H7"):
+        assert earlier.models[name].fixed_effects == (
+            "judge_id", "fiscal_year", "fiscal_month", "nationality", "case_type")
+
+
+def test_stress_designs_name_their_arm_and_scenario_with_their_own_seeds():
+    assert arm_and_scenario("null_shocks") == ("null", "shocks")
+    assert arm_and_scenario("planted_national") == ("planted", "national")
+    assert arm_and_scenario("no_spread") == ("no_spread", "none")
+    assert len(set(SEED_BASE.values())) == len(DESIGNS)
+    null = simulation_params(ReplicateSpec(design="null_drift", replicate=0))
+    planted = simulation_params(ReplicateSpec(design="planted_drift", replicate=0))
+    assert null.scenario == planted.scenario == "drift"
+    assert null == planted.null() and null != planted
+
+
+def test_the_stress_tables_of_the_docs_are_what_the_committed_replicates_give():
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("validation_stress",
+                                                  root / "docs" / "validation_stress.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.write(check=True), "run python docs/validation_stress.py"
+    table = module.render()
+    # every design row counts replicates of its own design and rules only
+    assert "| null_shocks | earlier:" in table and "| null_shocks | current:" in table
