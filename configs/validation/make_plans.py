@@ -1,0 +1,85 @@
+"""Write the verdict-only validation plans from the default plan (docs/validation.md).
+
+The stress validation runs hundreds of audits, so its plans keep only what decides a verdict:
+the primary tests of H1-H5 and H7, the checks that can force them (H1's event study, the
+placebo terms) and the guards; no supporting or other robustness tests, no H6, no group tables.
+
+* ``verdicts.yaml``: the default plan's rules (court x month effects, guards, checks judged by
+  relevance).
+* ``verdicts_earlier_rules.yaml``: the rules before them (fiscal-year and fiscal-month effects,
+  no guards, checks judged by significance alone), to record how often they false-flag.
+
+Run from the repository's top folder: ``python configs/validation/make_plans.py``; a test
+checks that the committed files are what this writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+DEFAULT = HERE.parent.parent / "fairness_audit" / "configs" / "default.yaml"
+HYPOTHESES = ("H1", "H2", "H3", "H4", "H5", "H7")
+F = ["judge_id", "fiscal_year", "fiscal_month", "nationality", "case_type"]
+NO_GROUP_TABLES = {"outcomes": [], "continuous": [], "dimensions": [], "intersections": [],
+                   "adjusted": False, "bootstrap_replicates": 50}
+
+
+def verdict_plan(plan: dict) -> dict:
+    """The plan's primary tests, placebo terms, guards and the analyses named under checks."""
+    out = {k: copy.deepcopy(v) for k, v in plan.items()
+           if k not in ("models", "analyses", "hypotheses", "disparities")}
+    out["hypotheses"] = {}
+    for hid in HYPOTHESES:
+        hyp = copy.deepcopy(plan["hypotheses"][hid])
+        guards = {g for t in hyp["tests"] for g in t.get("guards", [])}
+        hyp["tests"] = [t for t in hyp["tests"]
+                        if t["role"] in ("primary", "placebo") or t["id"] in guards]
+        out["hypotheses"][hid] = hyp
+    tests = [t for h in out["hypotheses"].values() for t in h["tests"]]
+    names = {t["model"] for t in tests}
+    out["models"] = {k: v for k, v in plan["models"].items() if k in names}
+    checks = {c for h in out["hypotheses"].values() for c in h.get("checks", [])}
+    out["analyses"] = {k: v for k, v in plan["analyses"].items() if k in names | checks}
+    out["disparities"] = dict(NO_GROUP_TABLES)
+    return out
+
+
+def earlier_rules(plan: dict) -> dict:
+    """The verdict plan under the earlier rules: F fixed effects, no guards, significance."""
+    out = copy.deepcopy(plan)
+    out["inference"]["check_rule"] = "significance"
+    guard_models = set()
+    for hyp in out["hypotheses"].values():
+        guard_ids = {g for t in hyp["tests"] for g in t.pop("guards", [])}
+        guard_models |= {t["model"] for t in hyp["tests"] if t["id"] in guard_ids}
+        hyp["tests"] = [t for t in hyp["tests"] if t["id"] not in guard_ids]
+        if "forcing_checks" in hyp:
+            hyp["forcing_checks"] = [k for k in hyp["forcing_checks"] if k != "guard"]
+    for name in guard_models:
+        del out["models"][name]
+    for spec in out["models"].values():
+        if "court_id^calendar_month" in spec.get("fixed_effects", []):
+            spec["fixed_effects"] = list(F)
+    return out
+
+
+def plans() -> dict[str, dict]:
+    plan = yaml.safe_load(DEFAULT.read_text())
+    verdicts = verdict_plan(plan)
+    return {"verdicts.yaml": verdicts, "verdicts_earlier_rules.yaml": earlier_rules(verdicts)}
+
+
+def text(name: str, plan: dict) -> str:
+    head = (f"# {name}: written by configs/validation/make_plans.py from the default plan; do not "
+            "edit by hand.\n")
+    return head + yaml.safe_dump(plan, sort_keys=False, width=100)
+
+
+if __name__ == "__main__":
+    for name, plan in plans().items():
+        (HERE / name).write_text(text(name, plan))
+        print(f"wrote {HERE / name}")
