@@ -170,5 +170,5 @@ def test_the_brief_names_the_guard_that_did_not_confirm_a_finding():
             "failed_guards": ["H2.guard.before_covid"]}
     sure = how_sure(test)
     assert sure.key == "guard failed"
-    assert sure.words == ("Cannot tell: the finding does not hold up in the decisions made "
-                          "before the COVID closures of March 2020.")
+    assert sure.words == ("Cannot tell: the finding is not confirmed when the test is repeated "
+                          "on the decisions made before the COVID closures of March 2020.")

@@ -69,7 +69,8 @@ _WORDS = {
                                 "matters; they do show a smaller effect in the concern's direction.",
     "ruled out": "The data rule out an effect as large as the smallest that matters.",
     "check failed": "Cannot tell: a check of the design failed ({detail}).",
-    "guard failed": "Cannot tell: the finding does not hold up in {detail}.",
+    "guard failed": "Cannot tell: the finding is not confirmed when the test is repeated on "
+                    "{detail}.",
     "not estimable": "Cannot tell: the test could not be run ({detail}).",
     "imprecise": "Cannot tell: the data are too imprecise to decide; they allow both no "
                  "effect and an effect that matters.",
