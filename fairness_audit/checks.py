@@ -28,8 +28,8 @@ SIGNIFICANCE = "significance"
 def _equivalence_interval(estimate: float, std_error: float, df: int | None,
                           alpha: float) -> tuple[float, float]:
     """The 1 - 2 alpha interval (t with ``df`` degrees of freedom; normal when None)."""
-    q = stats.t.ppf(1 - alpha, df) if df else stats.norm.ppf(1 - alpha)
-    return estimate - q * std_error, estimate + q * std_error
+    q = float(stats.t.ppf(1 - alpha, df) if df else stats.norm.ppf(1 - alpha))
+    return float(estimate - q * std_error), float(estimate + q * std_error)
 
 
 def judge_check(check: dict[str, Any], *, sesoi: float | None, rule: str, margin: float,

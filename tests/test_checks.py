@@ -172,3 +172,19 @@ def test_the_brief_names_the_guard_that_did_not_confirm_a_finding():
     assert sure.key == "guard failed"
     assert sure.words == ("Cannot tell: the finding is not confirmed when the test is repeated "
                           "on the decisions made before the COVID closures of March 2020.")
+
+
+def test_a_joint_checks_coefficients_are_one_cell_the_same_after_a_json_round_trip():
+    import json
+
+    from fairness_audit.report.report_tables import check_rows
+
+    coefs = [{"term": "a", "estimate": np.float64(0.01), "std_error": 0.004}]
+    judged = judge_check({"name": "pre-trend", "significant": True, "coefficients": coefs,
+                          "df": 1, "df_t": 99, "statistic": 2.0, "p_value": 0.01},
+                         sesoi=0.05, **RULE)
+    results = {"hypotheses": [{"id": "H1", "checks": [judged]}]}
+    direct = check_rows(results)
+    again = check_rows(json.loads(json.dumps(results, default=float)))
+    assert direct.to_csv(index=False) == again.to_csv(index=False)
+    assert json.loads(direct.loc[0, "coefficients"])[0]["term"] == "a"

@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,19 @@ def findings_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
              "verdict_reason": h.get("verdict_reason")} for h in results["hypotheses"]]
 
 
+def _cell(value: Any) -> Any:
+    """A list or mapping (a joint check's coefficients) as its JSON text: one cell, the same
+    whether the check comes from the audit or from results.json read back."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, default=float)
+    return value
+
+
 def check_rows(results: dict[str, Any]) -> pd.DataFrame:
     """Every design check of every hypothesis (checks differ in their fields: the columns are
     the union, in order of first appearance)."""
-    rows = [{"hypothesis": h["id"], **c} for h in results["hypotheses"] for c in h.get("checks", [])]
+    rows = [{"hypothesis": h["id"], **{k: _cell(v) for k, v in c.items()}}
+            for h in results["hypotheses"] for c in h.get("checks", [])]
     columns = list(dict.fromkeys(["hypothesis", "name", "statistic", "df", "p_value", "passed"]
                                  + [k for row in rows for k in row]))
     return pd.DataFrame(rows, columns=columns, dtype=object)  # ints stay ints beside nulls
