@@ -275,7 +275,7 @@ def _forcing(plan: Mapping[str, Any]) -> str:
         kinds = _get(h, "forcing_checks", _DEFAULT_FORCING)
         present = [k for k in kinds if k != "guard" or any(
             _get(t, "guards") for t in _get(h, "tests", []) or [])]
-        if present and (k != "pre_trend" for k in present):
+        if present:
             parts.append(f"{hid}: {', '.join(_CHECK_KINDS.get(str(k), str(k)) for k in present)}")
     return ("The checks that force a hypothesis' primary verdicts, by hypothesis (where it has "
             "them): " + ("; ".join(parts) if parts else "none") + ".")
