@@ -68,6 +68,11 @@ class Inference(_Frozen):
     # +/- check_margin x the test's sesoi); "significance" fails it whenever it is significant
     check_rule: Literal["relevance", "significance"] = "relevance"
     check_margin: float = Field(1.0, gt=0)
+    # the level at which a primary test's guards must exclude zero (contract section 6):
+    # "unadjusted" (each guard at alpha); "family" (the intersection-union p-value, the largest
+    # of the test's and its guards' p-values, enters the multiple-testing adjustment in place of
+    # the test's own p-value; docs/validation.md section 5 says why)
+    guard_level: Literal["unadjusted", "family"] = "unadjusted"
 
 
 class ModelSpec(_Frozen):

@@ -27,6 +27,7 @@ from fairness_audit.inference import (
     METHOD_NAMES,
     adjust,
     hypothesis_verdict,
+    intersection_union_p,
     verdict_of_test,
 )
 from fairness_audit.models.design import build_design
@@ -424,6 +425,20 @@ def _apply_guards(h: dict[str, Any], hyp, fits: dict[str, ModelOutcome], *, guar
                                      f"{row['verdict_reason']})")
 
 
+def _family_p(test: dict[str, Any], hypotheses: list[dict[str, Any]], config: AuditConfig) -> float:
+    """The p-value a primary test brings to the multiple-testing family: its own, or, with
+    ``inference.guard_level: family`` and guards in the plan, the intersection-union p-value of
+    the test and its guards (kept in the row as ``p_intersection_union``)."""
+    spec = next(t for h in config.hypotheses.values() for t in h.tests if t.id == test["id"])
+    if config.inference.guard_level != "family" or not spec.guards:
+        return test["p_value"]
+    rows = {t["id"]: t for h in hypotheses for t in h["tests"]}
+    test["p_intersection_union"] = intersection_union_p(
+        test["p_value"], test["concern_sign"],
+        [(rows[g]["estimate"], rows[g]["p_value"]) for g in spec.guards])
+    return test["p_intersection_union"]
+
+
 def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: ProgressLike = None):
     """Fit the plan's models and turn them into hypotheses with tests, checks and verdicts.
 
@@ -480,11 +495,12 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
 
     primary = [t for h in hypotheses for t in h["tests"]
                if t["role"] == "primary" and t["p_value"] is not None]
-    for t, p_adj in zip(primary, adjust([t["p_value"] for t in primary],
-                                        config.inference.adjustment), strict=True):
+    family_p = [_family_p(t, hypotheses, config) for t in primary]
+    for t, p_adj in zip(primary, adjust(family_p, config.inference.adjustment), strict=True):
         t["p_adjusted"] = p_adj
     family = {"method": METHOD_NAMES[config.inference.adjustment],
-              "tests": [t["id"] for t in primary], "alpha": alpha}
+              "tests": [t["id"] for t in primary], "alpha": alpha,
+              "guard_level": config.inference.guard_level}
 
     for h, hyp in zip(hypotheses, config.hypotheses.values(), strict=True):
         forcing = h.pop("_forcing")
@@ -501,6 +517,10 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
                 else ("; ".join(own.get(t["model"], [])) or None))
             if t["role"] != "primary":
                 reason += " (unadjusted p-value: not in the primary family)"
+            elif "p_intersection_union" in t:
+                reason += (" (the adjusted p-value is that of the intersection-union p-value "
+                           f"{t['p_intersection_union']:.3g}: the largest of the test's and its "
+                           "guards' p-values)")
             t["verdict"], t["verdict_reason"] = verdict, reason
         _apply_guards(h, hyp, fits, guarding="guard" in _forcing_kinds(hyp, config))
         primary = [t for t in h["tests"] if t["role"] == "primary"]

@@ -27,6 +27,41 @@ def adjust(p_values: Sequence[float], method: str = "bh") -> list[float]:
                                             method=_METHODS[method])[1]]
 
 
+def intersection_union_p(p_value: float, concern_sign: int,
+                         guards: Sequence[tuple[float | None, float | None]]) -> float:
+    """The p-value of "the test and each of its guards show the concern" (intersection-union).
+
+    The union null (no effect in at least one of them) is rejected only when every component
+    rejects, so the largest component p-value is a valid p-value for it (Berger 1982). A guard
+    that could not be estimated, or whose estimate has the opposite sign, cannot show the
+    concern: its p-value counts as 1. With ``inference.guard_level: family`` this p-value enters
+    the multiple-testing adjustment in place of the test's own, so that a primary estimate
+    biased toward the concern is held by its guards at the family's level, not at alpha alone.
+
+    Parameters
+    ----------
+    p_value
+        The primary test's two-sided p-value.
+    concern_sign
+        +1 or -1, the sign the concern predicts.
+    guards
+        (estimate, two-sided p-value) of each guard; None where it was not estimated.
+
+    Example
+    -------
+    >>> intersection_union_p(0.001, -1, [(-0.05, 0.02), (-0.03, 0.04)])
+    0.04
+    >>> intersection_union_p(0.001, -1, [(0.01, 0.5)])
+    1.0
+    """
+    worst = float(p_value)
+    for estimate, p in guards:
+        if estimate is None or p is None or np.sign(estimate) != concern_sign:
+            return 1.0
+        worst = max(worst, float(p))
+    return worst
+
+
 def verdict_of_test(*, estimate: float, ci_low: float, ci_high: float, p_value: float | None,
                  concern_sign: int, sesoi: float, alpha: float,
                  failed_check: str | None = None) -> tuple[str, str]:

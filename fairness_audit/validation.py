@@ -42,6 +42,7 @@ import dataclasses
 import gzip
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -316,7 +317,7 @@ def rate_bound(r: int, alpha: float = 0.05) -> float:
     return alpha + 2.33 * math.sqrt(alpha * (1 - alpha) / r)
 
 
-def _read(paths: Iterable[Path]) -> list[dict[str, str]]:
+def read_rows(paths: Iterable[Path]) -> list[dict[str, str]]:
     """Rows of the harness's CSVs (``.csv`` or gzip-compressed ``.csv.gz``)."""
     rows = []
     for p in paths:
@@ -324,6 +325,54 @@ def _read(paths: Iterable[Path]) -> list[dict[str, str]]:
         with opener(p, "rt", newline="") as fh:
             rows.extend(csv.DictReader(fh))
     return rows
+
+
+_GUARD_CHECK = re.compile(r"^guard (\S+) of (\S+)$")
+
+
+def guards_at_family_level(rows: list[dict[str, str]], *, method: str = "bh",
+                           alpha: float = 0.05) -> list[dict[str, str]]:
+    """The rows as an audit with ``inference.guard_level: family`` would have written them.
+
+    Rows of audits run with guards at the unadjusted level hold everything that rule needs:
+    each primary test's p-value and verdict, each guard's estimate and p-value (kind "test"),
+    and which guard belongs to which primary test (the guard checks, "guard X of Y"). The
+    intersection-union p-values enter the family's adjustment
+    (:func:`fairness_audit.inference.intersection_union_p`); since they are never below the
+    tests' own p-values, a test is consistent under that rule exactly when it was consistent
+    and its new adjusted p-value is below ``alpha`` (its hypothesis' verdict follows); every
+    other row is unchanged
+    (tests/test_validation_plans.py checks this against an audit run with the option).
+    """
+    from fairness_audit.inference import INCONCLUSIVE, adjust, hypothesis_verdict, intersection_union_p
+
+    out = [dict(r) for r in rows]
+    by_rep: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in out:
+        by_rep.setdefault((r["design"], r["replicate"]), []).append(r)
+    for reps in by_rep.values():
+        tests = {r["test_id"]: r for r in reps if r["kind"] == "test"}
+        guards: dict[str, list[str]] = {}
+        for r in reps:
+            m = _GUARD_CHECK.match(r["test_id"]) if r["kind"] == "check" else None
+            if m:
+                guards.setdefault(m.group(2), []).append(m.group(1))
+        primary = [r for r in tests.values() if r["role"] == "primary" and _f(r["p_value"]) is not None]
+        family_p = [intersection_union_p(_f(r["p_value"]), int(float(r["concern_sign"])),
+                                         [(_f(tests[g]["estimate"]), _f(tests[g]["p_value"]))
+                                          for g in guards.get(r["test_id"], [])])
+                    for r in primary]
+        for r, p_adj in zip(primary, adjust(family_p, method), strict=True):
+            r["p_adjusted"] = str(p_adj)
+            if r["verdict"] == CONCERN and p_adj >= alpha:
+                r["verdict"] = INCONCLUSIVE
+        for hid in {r["hypothesis"] for r in primary}:
+            verdict = hypothesis_verdict([r["verdict"] for r in tests.values()
+                                          if r["hypothesis"] == hid and r["role"] == "primary"])[0]
+            for r in tests.values():
+                if r["hypothesis"] == hid:
+                    r["hypothesis_verdict"] = verdict
+    return out
 
 
 def _f(x: str | None) -> float | None:
@@ -364,7 +413,7 @@ def _false_flags(rows: list[dict[str, str]], design: str, alpha: float) -> dict[
 def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
     """Coverage and bias per tested term, false-flag rate, the design check, verdict shares and
     the failure rate of each of the audit's checks, with their bounds."""
-    rows = _read(paths)
+    rows = read_rows(paths)
     out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "checks": [],
                            "verdicts": [], "errors": {}}
     for design in DESIGNS:

@@ -77,3 +77,37 @@ def test_the_stress_tables_of_the_docs_are_what_the_committed_replicates_give():
     table = module.render()
     # every design row counts replicates of its own design and rules only
     assert "| null_shocks | earlier:" in table and "| null_shocks | current:" in table
+
+
+def test_guards_at_family_level_recomputed_from_rows_equal_an_audit_run_with_the_option(tmp_path):
+    """docs/validation.md's family-level rows are recomputed from audits run with guards at the
+    unadjusted level: the recomputation must give what an audit with the option gives."""
+    import math
+
+    import yaml
+
+    from fairness_audit.validation import guards_at_family_level, run_replicate
+
+    plan = yaml.safe_load((PLANS / "verdicts.yaml").read_text())
+    plan["inference"]["guard_level"] = "family"
+    family_plan = tmp_path / "family.yaml"
+    family_plan.write_text(yaml.safe_dump(plan))
+    common = dict(design="null_shocks", replicate=18, n_courts=4, judges_per_court=5,
+                  first_fiscal_year=2016)
+    unadjusted = run_replicate(ReplicateSpec(**common, config=str(PLANS / "verdicts.yaml")))
+    family = run_replicate(ReplicateSpec(**common, config=str(family_plan)))
+    assert all(r["kind"] != "error" for r in unadjusted + family), unadjusted[0].get("error")
+    recomputed = {r["test_id"]: r for r in guards_at_family_level(unadjusted)
+                  if r["kind"] == "test" and r["role"] == "primary"}
+    ran = {r["test_id"]: r for r in family if r["kind"] == "test" and r["role"] == "primary"}
+    assert set(recomputed) == set(ran) and len(ran) >= 9
+    raised = 0
+    for tid, r in ran.items():
+        if r["p_adjusted"] is None:
+            continue
+        assert math.isclose(float(recomputed[tid]["p_adjusted"]), r["p_adjusted"], rel_tol=1e-9), tid
+        assert recomputed[tid]["verdict"] == r["verdict"], tid
+        assert recomputed[tid]["hypothesis_verdict"] == r["hypothesis_verdict"], tid
+        raised += r["p_adjusted"] > next(u["p_adjusted"] for u in unadjusted
+                                         if u["kind"] == "test" and u["test_id"] == tid) + 1e-12
+    assert raised > 0, "the guards never raised an adjusted p-value: the check tests nothing"

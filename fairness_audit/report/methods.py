@@ -107,7 +107,7 @@ _KNOWN = {
     "window": {"start", "end"},
     "features": {"quota_target", "completions", "intensity_window", "complete_year_slack_days"},
     "inference": {"alpha", "adjustment", "cluster", "interval_level",
-                  "placebo_forces_inconclusive", "check_rule", "check_margin"},
+                  "placebo_forces_inconclusive", "check_rule", "check_margin", "guard_level"},
     "disparities": {"outcomes", "continuous", "dimensions", "intersections", "min_cell",
                     "reference", "bootstrap_replicates", "adjusted", "adjusted_max_groups"},
 }
@@ -318,9 +318,15 @@ def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
          "hypothesis inconclusive, and the reason names the check; the other checks are "
          "reported and force nothing.",),
         ("A primary test with guards is consistent with the concern only when each guard's "
-         "interval also excludes zero with the concern's sign (unadjusted; intersection-union, "
-         "so the error rate does not grow); otherwise it is inconclusive and the reason names "
-         "the guard.",),
+         "interval also excludes zero with the concern's sign (unadjusted; intersection-union); "
+         "otherwise it is inconclusive and the reason names the guard."
+         if _get(inference, "guard_level", "unadjusted") != "family" else
+         "A primary test with guards is consistent with the concern only when each guard's "
+         "interval also excludes zero with the concern's sign, and the p-value the family "
+         f"adjusts ({method}) is the intersection-union p-value: the largest of the test's and "
+         "its guards' p-values (a guard with the opposite sign counts as 1), so that the guards "
+         "are held at the family's level; otherwise it is inconclusive and the reason names the "
+         "guard or the adjusted p-value.",),
         ("A hypothesis is consistent with the concern if any of its primary tests is, not "
          "supported if all are, and inconclusive otherwise.",),
     ]
