@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -57,6 +59,52 @@ class Features(_Frozen):
     complete_year_slack_days: int = Field(30, ge=0, le=180)
 
 
+class OmittedVariable(_Frozen):
+    """The omitted-variable sensitivity (sensitivity/omitted_variable.py; docs/models.md): for
+    each test of one of ``roles`` that reads a linear model, the partial R2 of its term, its
+    robustness values, and the bounds implied by an omitted variable k times (``multiples``) as
+    strong as each benchmark control that the model has. ``roles: []`` turns it off."""
+
+    roles: tuple[Role, ...] = ("primary", "supporting")
+    benchmarks: tuple[str, ...] = ("detained",)
+    multiples: tuple[float, ...] = (1.0, 2.0, 3.0)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> OmittedVariable:
+        for key in ("roles", "benchmarks", "multiples"):
+            values = list(getattr(self, key))
+            repeated = sorted({str(v) for i, v in enumerate(values) if v in values[:i]})
+            if repeated:
+                raise ValueError(f"{key}: expected distinct values, found {', '.join(repeated)} "
+                                 f"more than once")
+        bad = [m for m in self.multiples if not (m > 0 and math.isfinite(m))]
+        if bad:
+            raise ValueError(f"multiples: expected positive numbers (k in 'k times as strong as "
+                             f"the benchmark'), found {bad}")
+        if self.benchmarks and not self.multiples:
+            raise ValueError("multiples: expected at least one multiple for the benchmarks "
+                             f"{list(self.benchmarks)}, found none")
+        return self
+
+
+class Bootstrap(_Frozen):
+    """Wild cluster bootstrap p-values of the tests that read linear models
+    (models/wild_bootstrap.py; docs/models.md): the restricted wild cluster bootstrap with
+    ``reps`` replicates and Webb's six-point (or Rademacher) weights by cluster, seeded from the
+    plan's ``seed``. ``reps: 0`` turns it off. Verdicts keep the analytic p-values."""
+
+    reps: int = Field(9999, ge=0)
+    weights: Literal["webb", "rademacher"] = "webb"
+
+    @model_validator(mode="after")
+    def _enough(self) -> Bootstrap:
+        # with B replicates the smallest p is 1 / (B + 1): fewer than 99 cannot reach 0.01
+        if 0 < self.reps < 99:
+            raise ValueError(f"reps: expected 0 (no bootstrap) or at least 99 replicates, found "
+                             f"{self.reps}")
+        return self
+
+
 class Inference(_Frozen):
     alpha: float = Field(0.05, gt=0, lt=1)
     adjustment: Literal["bh", "holm"] = "bh"
@@ -73,6 +121,10 @@ class Inference(_Frozen):
     # of the test's and its guards' p-values, enters the multiple-testing adjustment in place of
     # the test's own p-value; docs/validation.md section 5 says why)
     guard_level: Literal["unadjusted", "family"] = "unadjusted"
+    # wild cluster bootstrap p-values beside the analytic ones (linear models)
+    bootstrap: Bootstrap = Bootstrap()
+    # Cinelli-Hazlett omitted-variable sensitivity of the linear models' tested terms
+    omitted_variable: OmittedVariable = OmittedVariable()
 
 
 class ModelSpec(_Frozen):
@@ -148,6 +200,52 @@ class Disparities(_Frozen):
     adjusted_max_groups: int = Field(100, ge=1)
 
 
+class RobustnessGrid(_Frozen):
+    """The specification grid of the robustness plots (docs/models.md), off unless the plan has
+    this key: for each hypothesis named, its primary model refitted with every combination of
+    the fixed effects, samples and clusters listed (a dimension not listed keeps the primary
+    model's own). Each combination is one more model fit."""
+
+    hypotheses: tuple[str, ...]
+    # alternatives of each dimension: lists of fixed effects, lists of sample filters, clusters
+    fixed_effects: tuple[tuple[str, ...], ...] = ()
+    samples: tuple[tuple[str, ...], ...] = ()
+    cluster: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _alternatives(self) -> RobustnessGrid:
+        # the filters are named in the models' module, which imports this one: read at run time
+        from fairness_audit.models.design import SAMPLE_FILTERS
+
+        if not self.hypotheses:
+            raise ValueError("hypotheses: expected the ids of the hypotheses whose primary models "
+                             "the grid refits (e.g. [H2]), found none")
+        if not (self.fixed_effects or self.samples or self.cluster):
+            raise ValueError("expected at least one of fixed_effects, samples or cluster (each a "
+                             "list of alternatives), found none: the grid would hold only the "
+                             "primary model")
+        for key in ("hypotheses", "fixed_effects", "samples", "cluster"):
+            values = [v if isinstance(v, str) else list(v) for v in getattr(self, key)]
+            for i, value in enumerate(values):
+                if value in values[:i]:
+                    raise ValueError(f"{key} entry {i + 1} ({value!r}) repeats entry "
+                                     f"{values.index(value) + 1}; expected distinct alternatives")
+        for i, effects in enumerate(self.fixed_effects):
+            for fe in effects:
+                if not fe or any(not part or part != part.strip() for part in fe.split("^")):
+                    raise ValueError(f"fixed_effects entry {i + 1}: expected column names, or "
+                                     f"interactions written a^b, found {fe!r}")
+        for i, filters in enumerate(self.samples):
+            for name in filters:
+                if name not in SAMPLE_FILTERS:
+                    raise ValueError(f"samples entry {i + 1} names '{name}', which is not a "
+                                     f"sample filter; expected one of {sorted(SAMPLE_FILTERS)}")
+        for i, column in enumerate(self.cluster):
+            if not column or column != column.strip():
+                raise ValueError(f"cluster entry {i + 1}: expected a column name, found {column!r}")
+        return self
+
+
 class AuditConfig(_Frozen):
     seed: int = 20181001
     policy: Policy = Policy()
@@ -161,6 +259,38 @@ class AuditConfig(_Frozen):
     analyses: dict[str, AnalysisSpec] = Field(default_factory=dict)
     hypotheses: dict[str, HypothesisSpec] = Field(default_factory=dict)
     disparities: Disparities = Disparities()
+    # the specification grid of the robustness plots; None (the default): no grid
+    robustness_grid: RobustnessGrid | None = None
+
+    @model_validator(mode="after")
+    def _grid_names_hypotheses(self) -> AuditConfig:
+        grid = self.robustness_grid
+        for hid in grid.hypotheses if grid is not None else ():
+            if hid not in self.hypotheses:
+                raise ValueError(f"robustness_grid.hypotheses: '{hid}' is not a hypothesis of "
+                                 f"the plan; expected one of {sorted(self.hypotheses)}")
+            for test in self.hypotheses[hid].tests:
+                if test.role == "primary" and test.model not in self.models:
+                    kind = self.analyses[test.model].kind if test.model in self.analyses else "?"
+                    raise ValueError(
+                        f"robustness_grid.hypotheses: {hid}'s primary test '{test.id}' reads "
+                        f"analysis '{test.model}' (kind {kind}); expected a hypothesis whose "
+                        f"primary tests read models of `models` (the grid refits a regression)")
+        return self
+
+    @model_validator(mode="after")
+    def _benchmarks_are_regressors(self) -> AuditConfig:
+        # a benchmark must be a control or a term of some model: a misspelt one would give
+        # every sensitivity item "no benchmark" rather than an error
+        known = set(self.controls) | {t for m in self.models.values() for t in m.terms}
+        for name in self.inference.omitted_variable.benchmarks:
+            if name not in known:
+                near = difflib.get_close_matches(name, sorted(known), n=1)
+                raise ValueError(f"inference.omitted_variable.benchmarks: '{name}' is neither a "
+                                 f"control nor a term of a model"
+                                 + (f"; did you mean '{near[0]}'?" if near else "")
+                                 + f" (controls: {', '.join(self.controls) or 'none'})")
+        return self
 
     @model_validator(mode="after")
     def _tests_name_models(self) -> AuditConfig:
@@ -231,6 +361,8 @@ def _known_keys(loc: tuple) -> list[str]:
         if field is None:
             return []
         annotation = field.annotation
+        if get_origin(annotation) in (Union, UnionType):  # an optional section: its options
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
         if get_origin(annotation) in (dict, tuple):  # a named entry or a list item: skip its key
             annotation = get_args(annotation)[-1 if get_origin(annotation) is dict else 0]
             if parts:

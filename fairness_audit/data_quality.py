@@ -170,6 +170,11 @@ def plan_names(config: AuditConfig) -> set[str]:
                 names += _filter_columns(name)
     for spec in config.analyses.values():
         names += _analysis_names(spec, config)
+    grid = config.robustness_grid
+    if grid is not None:  # the specification grid's fixed effects, samples and clusters
+        names += [*_split((fe for effects in grid.fixed_effects for fe in effects), "^"),
+                  *grid.cluster]
+        names += [c for filters in grid.samples for name in filters for c in _filter_columns(name)]
     d = config.disparities
     names += [*d.outcomes, *d.continuous, *d.dimensions, *(p for pair in d.intersections for p in pair)]
     if d.adjusted:  # the adjusted gaps control for these

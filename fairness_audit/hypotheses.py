@@ -30,10 +30,13 @@ from fairness_audit.inference import (
     intersection_union_p,
     verdict_of_test,
 )
+from fairness_audit.models.classical import CrossProducts
 from fairness_audit.models.design import build_design
 from fairness_audit.models.regression import FitResult, fit
+from fairness_audit.models.wild_bootstrap import LinearBootstrap, bootstrap_entry
 from fairness_audit.natural_units import natural_units
 from fairness_audit.progress import ProgressLike, Task, as_progress
+from fairness_audit.sensitivity import omitted_variable
 from fairness_audit.stages import stage
 
 
@@ -196,6 +199,8 @@ class ModelOutcome:
 
     result: FitResult | None
     problem: str | None = None
+    # tested term -> results.json ``bootstrap`` (models/wild_bootstrap.py)
+    bootstrap: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,9 @@ class Estimate:
     ci_high: float
     p_value: float
     n_obs: int
+    # a linear fit's swept cross-products (raw scale), kept when the omitted-variable
+    # sensitivity reads the term (sensitivity/omitted_variable.py)
+    classical: CrossProducts | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,9 @@ class AnalysisOutput:
     checks: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+    # items of the hypothesis' ``sensitivity`` list (the event studies' parallel-trends
+    # sensitivity, sensitivity/parallel_trends.py); run_hypotheses appends them
+    sensitivity: list[dict[str, Any]] = field(default_factory=list)
 
 
 # kind -> function(frame, config, name, spec) -> AnalysisOutput
@@ -282,12 +293,33 @@ def _fit_model(frame: AnalysisFrame, config: AuditConfig, name: str) -> ModelOut
             tested = tuple(dict.fromkeys(t.term for h in config.hypotheses.values()
                                          for t in h.tests if t.model == name))
             result = fit(design, name=name, marginal_terms=tested,
-                         level=config.inference.interval_level)
-        return ModelOutcome(result)
+                         level=config.inference.interval_level,
+                         classical=omitted_variable.wanted(config, name))
+        return ModelOutcome(result, bootstrap=_bootstraps(design, result, tested, config))
     except NotEstimable as exc:
         return ModelOutcome(None, str(exc))
     except AuditError as exc:
         return ModelOutcome(None, f"could not be fitted: {exc}")
+
+
+def _bootstraps(design, result: FitResult, terms: tuple[str, ...],
+                config: AuditConfig) -> dict[str, dict[str, Any]]:
+    """The wild cluster bootstrap of each tested term of a linear model (a logit's: none, and
+    why), beside the analytic p-value; the verdicts keep the analytic one."""
+    options = config.inference.bootstrap
+    boot = None
+    out = {}
+    with stage(f"bootstrap {result.name}"):
+        for term in terms:
+            if design.spec.family == "ols" and options.reps and boot is None:
+                try:  # the rows with the fixed effects swept out, once for the model's terms
+                    boot = LinearBootstrap.from_design(design)
+                except (AuditError, np.linalg.LinAlgError) as exc:
+                    out[term] = {"method": None, "reason": f"not computed: {exc}"}
+                    continue
+            out[term] = bootstrap_entry(design, result.params, term, reps=options.reps,
+                                        weights=options.weights, seed=config.seed, boot=boot)
+    return out
 
 
 def _analysis_test_row(spec: TestSpec, output: AnalysisOutput, config: AuditConfig) -> dict[str, Any]:
@@ -334,6 +366,8 @@ def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[
         "ci_low": float(t["ci_low"]) * factor, "ci_high": float(t["ci_high"]) * factor,
         "p_value": float(t["p_value"]), "n_obs": int(res.n_obs),
     })
+    if spec.term in model.bootstrap:
+        row["bootstrap"] = model.bootstrap[spec.term]
     ame = next((m for m in res.marginal_effects if m.term == spec.term), None)
     if ame is not None:
         row["marginal_effect"] = ame.to_dict()
@@ -365,6 +399,24 @@ def _check_sesoi(hyp, name: str, scale: str, config: AuditConfig) -> float | Non
         if t.role == "primary" and t.model in config.models and \
                 scale_of(config.models[t.model])[0] == scale:
             return t.sesoi
+    return None
+
+
+def reader_test(config: AuditConfig, name: str, scale: str) -> tuple[str, TestSpec] | None:
+    """The hypothesis and test whose concern sign and smallest effect of interest judge an
+    analysis: the first hypothesis with a test reading ``name`` (a primary one first), else the
+    first naming it under ``checks``, with its first primary test on ``scale`` (the test
+    :func:`_check_sesoi` takes the threshold of); None when no hypothesis reads it."""
+    for hid, hyp in config.hypotheses.items():
+        readers = sorted((t for t in hyp.tests if t.model == name), key=lambda t: t.role != "primary")
+        if readers:
+            return hid, readers[0]
+    for hid, hyp in config.hypotheses.items():
+        if name in hyp.checks:
+            for t in hyp.tests:
+                if t.role == "primary" and t.model in config.models and \
+                        scale_of(config.models[t.model])[0] == scale:
+                    return hid, t
     return None
 
 
@@ -439,11 +491,27 @@ def _family_p(test: dict[str, Any], hypotheses: list[dict[str, Any]], config: Au
     return test["p_intersection_union"]
 
 
+def _cross_products(spec: TestSpec, fits: dict[str, ModelOutcome],
+                    outputs: dict[str, AnalysisOutput],
+                    config: AuditConfig) -> tuple[CrossProducts | None, float]:
+    """The swept cross-products a linear fit kept for the term a test reads (None when it kept
+    none), and the factor of the test's reporting scale."""
+    if spec.model in outputs:
+        est = outputs[spec.model].estimates.get(spec.term)
+        # only linear analyses keep cross-products: their scale is a linear model's
+        linear = ModelSpec(family="ols", outcome=config.analyses[spec.model].outcome, terms=())
+        return (None if est is None else est.classical), scale_of(linear)[1]
+    res = fits[spec.model].result
+    return (None if res is None else res.extra.get("classical")), scale_of(config.models[spec.model])[1]
+
+
 def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: ProgressLike = None):
     """Fit the plan's models and turn them into hypotheses with tests, checks and verdicts.
 
     Returns (hypotheses, models, family) in the shapes of results.json. ``progress``
-    (:mod:`fairness_audit.progress`) counts the models and analyses as they finish.
+    (:mod:`fairness_audit.progress`) counts the models and analyses as they finish. A hypothesis
+    whose plan holds variants of its primary tests carries ``robustness_plot``, with the fits of
+    the plan's ``robustness_grid`` when it has one (:mod:`fairness_audit.robustness`).
     """
     needed = {t.model for h in config.hypotheses.values() for t in h.tests} | {
         name for h in config.hypotheses.values() for name in h.checks}
@@ -452,6 +520,10 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
     with as_progress(progress).task("models and analyses", len(models) + len(analyses)) as task:
         fits = fit_models(frame, config, models, task=task)
         outputs = run_analyses(frame, config, analyses, task=task)
+    # the plan's specification grid for the robustness plots ({} without robustness_grid)
+    from fairness_audit.robustness import fit_grid, robustness_plot  # it imports this module
+
+    grid = fit_grid(frame, config, progress=progress)
     alpha = config.inference.alpha
     hypotheses = []
     for hid, hyp in config.hypotheses.items():
@@ -492,6 +564,13 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
             "threats": list(text.threats), "verdict": INCONCLUSIVE, "verdict_reason": "",
             "tests": tests, "checks": checks, "_forcing": forcing, "_own": own_failures,
         })
+        # the parallel-trends sensitivity of the event studies the hypothesis reads, each
+        # judged by the test reader_test chose (sensitivity/parallel_trends.py)
+        trends = [item for name in dict.fromkeys([t.model for t in hyp.tests if t.model in outputs]
+                                                 + list(hyp.checks))
+                  for item in outputs[name].sensitivity if item.get("hypothesis") == hid]
+        if trends:
+            hypotheses[-1].setdefault("sensitivity", []).extend(trends)
 
     primary = [t for h in hypotheses for t in h["tests"]
                if t["role"] == "primary" and t["p_value"] is not None]
@@ -523,6 +602,12 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
                            "guards' p-values)")
             t["verdict"], t["verdict_reason"] = verdict, reason
         _apply_guards(h, hyp, fits, guarding="guard" in _forcing_kinds(hyp, config))
+        ov = config.inference.omitted_variable
+        sensitivity = omitted_variable.items(
+            hyp.tests, h["tests"], lambda spec: _cross_products(spec, fits, outputs, config),
+            roles=ov.roles, benchmarks=ov.benchmarks, multiples=ov.multiples, alpha=alpha)
+        if sensitivity:
+            h.setdefault("sensitivity", []).extend(sensitivity)
         primary = [t for t in h["tests"] if t["role"] == "primary"]
         for t in primary:  # the brief's "what the data show", computed here (natural_units.py)
             t["natural"] = natural_units(t)
@@ -533,6 +618,11 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
                                                or t["verdict_reason"].startswith("guard failed"))]
         if h["verdict"] == INCONCLUSIVE and blocked:
             h["verdict_reason"] += "; " + "; ".join(dict.fromkeys(blocked))
+
+    for h, hyp in zip(hypotheses, config.hypotheses.values(), strict=True):
+        plot = robustness_plot(hyp, h["tests"], config, grid)
+        if plot is not None:
+            h["robustness_plot"] = plot
 
     models = [m for name in sorted(outputs) for m in outputs[name].models]
     for name, outcome in sorted(fits.items()):

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 # matplotlib and jinja2 draw the report's figures and pages: their versions let ``verify`` say
 # why a figure's bytes may differ when every number matches
 _VERSIONED = ("fairness_audit", "pandas", "numpy", "scipy", "statsmodels", "pyfixest", "fairlearn",

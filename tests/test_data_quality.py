@@ -337,7 +337,7 @@ def test_audit_writes_the_appendix_and_the_release(eoir_audit):
     results, out = eoir_audit
     validate_results(results)
     validate_results(json.loads((out / "results.json").read_text()))
-    assert results["schema_version"] == SCHEMA_VERSION == "1.4"
+    assert results["schema_version"] == SCHEMA_VERSION == "1.5"
     quality = results["data"]["quality"]
     assert quality["source"] == "eoir" and quality["not_available"] == []
     assert quality["by_court_year"] == EXPECTED_CELLS

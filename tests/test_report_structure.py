@@ -235,22 +235,20 @@ def test_appendix_a_holds_every_model_and_only_it_has_coefficient_tables(rendere
 
 
 def test_sensitivity_says_none_only_when_true(audited, rendered, tmp_path):
-    _, html, _ = rendered
-    none = "No sensitivity analysis in this version of the plan."
-    assert _plain(_part(html, "hypothesis-H2")).count(none) == 1
-    planned = copy.deepcopy(audited)
-    planned["provenance"]["config"]["sensitivity"] = {"method": "E-value"}
+    results, html, _ = rendered
+    none = "No sensitivity analysis applies to"
+    for h in results["hypotheses"]:
+        part = _plain(_part(html, f"hypothesis-{h['id']}"))
+        assert (none in part) == (not h.get("sensitivity")), h["id"]
     held = copy.deepcopy(audited)
-    next(h for h in held["hypotheses"] if h["id"] == "H2")["sensitivity"] = [
-        {"analysis": "leave one court out", "estimate": -0.25}]
-    html_planned, _ = _render(planned, tmp_path / "planned")
+    h2 = next(h for h in held["hypotheses"] if h["id"] == "H2")
+    h2["sensitivity"] = [{"analysis": "leave one court out", "estimate": -0.25}]
+    i = held["hypotheses"].index(h2)
     html_held, md_held = _render(held, tmp_path / "held")
-    assert none not in html_planned
-    assert "The plan asks for a sensitivity analysis (appendix D), but results.json holds none for H2" \
-        in _plain(html_planned)
-    h2 = _part(html_held, "hypothesis-H2")
-    assert none not in _plain(h2) and "analysis: leave one court out; estimate: -0.25" in _plain(h2)
-    assert '<span data-src="/hypotheses/0/sensitivity/0/estimate" data-fmt="fmt">-0.25</span>' in h2
+    part = _part(html_held, "hypothesis-H2")
+    assert none not in _plain(part) and "analysis: leave one court out; estimate: -0.25" in _plain(part)
+    assert (f'<span data-src="/hypotheses/{i}/sensitivity/0/estimate" data-fmt="fmt">-0.25</span>'
+            in part)
     assert "- analysis: leave one court out; estimate: -0.25" in md_held
 
 
@@ -317,9 +315,12 @@ def test_methods_appendix_is_rendered_from_the_plan(audited, rendered, tmp_path)
             'guard_margin" data-fmt="fmt">1.5</span></dd>') in _part(html2, "appendix-methods")
     assert "Other options of the plan" not in methods_html
     assert "Intervals are at the 90% level" in md2 and "Holm adjustment" in md2
-    # the plan's interval level also names the interval columns of the report's tables
+    # the plan's interval level also names the interval columns of the report's tables (the
+    # omitted-variable bounds name their own level, 1 - alpha, stored with them in results.json)
     assert ('<th><span data-src="/provenance/config/inference/interval_level" data-fmt="level">90%'
-            '</span> interval</th>') in html2 and ">95%</span> interval" not in html2
+            '</span> interval</th>') in html2
+    assert not re.search(r'data-src="(?!/hypotheses/\d+/sensitivity/)[^"]*" data-fmt="level">95%'
+                         r'</span> interval', html2)
     # each plan number names its place in provenance.config
     spans = {(src, fmt_, text) for src, fmt_, text in sourced_spans(_part(html2, "appendix-methods"))}
     assert ("/provenance/config/inference/interval_level", "level", "90%") in spans

@@ -43,8 +43,17 @@ def verdict_plan(plan: dict) -> dict:
     names = {t["model"] for t in tests}
     out["models"] = {k: v for k, v in plan["models"].items() if k in names}
     checks = {c for h in out["hypotheses"].values() for c in h.get("checks", [])}
-    out["analyses"] = {k: v for k, v in plan["analyses"].items() if k in names | checks}
+    out["analyses"] = {k: copy.deepcopy(v) for k, v in plan["analyses"].items()
+                       if k in names | checks}
     out["disparities"] = dict(NO_GROUP_TABLES)
+    # what reads no verdict costs time and is left out: bootstrap p-values, omitted-variable
+    # and parallel-trends sensitivity (the verdicts keep the analytic p-values)
+    out["inference"]["bootstrap"] = {**out["inference"].get("bootstrap", {}), "reps": 0}
+    out["inference"]["omitted_variable"] = {**out["inference"].get("omitted_variable", {}),
+                                            "roles": []}
+    for spec in out["analyses"].values():
+        if spec.get("kind") == "event_study":
+            spec["options"] = {**spec.get("options", {}), "parallel_trends": False}
     return out
 
 

@@ -3,4 +3,4 @@
 Each module registers its kinds with ``fairness_audit.hypotheses.register_analysis``.
 """
 
-from fairness_audit.analyses import judges, timing  # noqa: F401
+from fairness_audit.analyses import judges, quota, timing  # noqa: F401

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +37,19 @@ from scipy import stats
 from fairness_audit.config import AnalysisSpec, AuditConfig, ModelSpec
 from fairness_audit.errors import AuditError, ConfigError, ModelWarning, NotEstimable
 from fairness_audit.features import AnalysisFrame, day_number, joined_on_or_after, pre_policy_gap, to_day
-from fairness_audit.hypotheses import AnalysisOutput, Estimate, register_analysis, scale_of
-from fairness_audit.models.cells import cell_means, demean
+from fairness_audit.hypotheses import (
+    AnalysisOutput,
+    Estimate,
+    reader_test,
+    register_analysis,
+    scale_of,
+)
 from fairness_audit.models.design import SAMPLE_FILTERS, Design, build_design
 from fairness_audit.models.regression import FitResult, fit
+from fairness_audit.models.wild_bootstrap import wild_wald_test
+from fairness_audit.sensitivity import omitted_variable, parallel_trends
 
 INTENSITIES = ("pre_policy_gap", "below_target")
-WILD_BLOCK = 200  # bootstrap replicates evaluated together (memory: cells x WILD_BLOCK floats)
 COUNT_OUTCOMES = ("n_hearings", "n_continuances")
 # Policies at nearly the same time as the quota (due-process-audit.md); dated ones before the
 # policy date get a shock-date check, the hiring class and COVID a robustness variant (``did``).
@@ -70,6 +77,12 @@ EVENT_STUDY_OPTIONS: dict[str, Any] = {
     # (F(q, G-1) with the fit's covariance)
     "pretrend_test": "wild_bootstrap",
     "bootstrap_reps": 999,
+    # Rambachan-Roth sensitivity of the average post-policy coefficient (docs/timing.md):
+    # Mbar values (relative magnitudes) and M values as multiples of the reading test's
+    # smallest effect of interest (smoothness; sensitivity/parallel_trends.py says how)
+    "parallel_trends": True,
+    "relative_magnitudes": list(parallel_trends.DEFAULT_MBAR_GRID),
+    "smoothness": list(parallel_trends.DEFAULT_SMOOTHNESS_GRID),
 }
 DID_OPTIONS: dict[str, Any] = {
     **_COMMON,
@@ -96,20 +109,22 @@ def _options(name: str, spec: AnalysisSpec, defaults: dict[str, Any]) -> _Option
                           f"{sorted(defaults)}")
     values = {**defaults, **spec.options}
     where = f"analyses.{name}.options"
-    if values["intensity"] not in INTENSITIES:
+    # each check runs when the design has the option (the quota designs of analyses/quota.py
+    # share this function with fewer options)
+    if "intensity" in values and values["intensity"] not in INTENSITIES:
         raise ConfigError(f"{where}.intensity: expected one of {list(INTENSITIES)}, found "
                           f"{values['intensity']!r}")
-    if values["family"] not in ("ols", "poisson"):
+    if "family" in values and values["family"] not in ("ols", "poisson"):
         raise ConfigError(f"{where}.family: expected 'ols' or 'poisson', found {values['family']!r}")
     if values.get("pretrend_test", "wald") not in ("wild_bootstrap", "wald"):
         raise ConfigError(f"{where}.pretrend_test: expected 'wild_bootstrap' or 'wald', found "
                           f"{values['pretrend_test']!r}")
-    if values["cov_type"] not in ("CRV1", "CRV3"):
+    if "cov_type" in values and values["cov_type"] not in ("CRV1", "CRV3"):
         raise ConfigError(f"{where}.cov_type: expected 'CRV1' or 'CRV3', found {values['cov_type']!r}")
-    if values["family"] == "poisson" and spec.outcome not in COUNT_OUTCOMES:
+    if values.get("family") == "poisson" and spec.outcome not in COUNT_OUTCOMES:
         raise ConfigError(f"{where}.family: 'poisson' is for the count outcomes {list(COUNT_OUTCOMES)}, "
                           f"not {spec.outcome!r}")
-    for f in values["sample"]:
+    for f in values.get("sample", ()):
         if f not in SAMPLE_FILTERS:
             raise ConfigError(f"{where}.sample: unknown filter {f!r}; known filters: "
                               f"{sorted(SAMPLE_FILTERS)}")
@@ -119,8 +134,18 @@ def _options(name: str, spec: AnalysisSpec, defaults: dict[str, Any]) -> _Option
                 and first < ref <= last and first < 0):
             raise ConfigError(f"{where}: expected integers first_quarter < reference_quarter <= "
                               f"last_quarter with first_quarter < 0, found {first}, {ref}, {last}")
-        for d in [*values["placebo_dates"], *values["shocks"].values()]:
+        for d in [*values.get("placebo_dates", ()), *values.get("shocks", {}).values()]:
             _date(d, f"{where}: date")
+    if not isinstance(values.get("parallel_trends", True), bool):
+        raise ConfigError(f"{where}.parallel_trends: expected true or false, found "
+                          f"{values['parallel_trends']!r}")
+    for key in ("relative_magnitudes", "smoothness"):
+        grid = values.get(key, [0])
+        if not (isinstance(grid, list) and grid and all(
+                isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 64
+                for x in grid)):
+            raise ConfigError(f"{where}.{key}: expected a non-empty list of numbers from 0 to 64, "
+                              f"found {grid!r}")
     for key in ("end",):
         if values.get(key) is not None:
             _date(values[key], f"{where}.{key}")
@@ -182,11 +207,12 @@ class _Sample:
         return _Sample(self.data.loc[mask], out)
 
 
-def _fit(sample: _Sample, spec: ModelSpec, name: str, config: AuditConfig) -> FitResult:
+def _fit(sample: _Sample, spec: ModelSpec, name: str, config: AuditConfig, *,
+         classical: bool = False) -> FitResult:
     design = build_design(sample.data, spec, cluster=config.inference.cluster)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModelWarning)  # the notes travel in result.warnings
-        result = fit(design, name=name)
+        result = fit(design, name=name, classical=classical)
     excluded = dict(sample.excluded)
     for reason, n in result.excluded.items():
         excluded[reason] = excluded.get(reason, 0) + n
@@ -242,7 +268,7 @@ def _estimate(res: FitResult, term: str, factor: float, level: float) -> Estimat
     row = res.to_frame(level).set_index("term").loc[term]
     return Estimate(float(row["estimate"]) * factor, float(row["std_error"]) * factor,
                     float(row["ci_low"]) * factor, float(row["ci_high"]) * factor,
-                    float(row["p_value"]), int(res.n_obs))
+                    float(row["p_value"]), int(res.n_obs), res.extra.get("classical"))
 
 
 def _model_entry(res: FitResult, *, analysis: str, outcome: str, level: float,
@@ -290,59 +316,6 @@ def wald_test(res: FitResult, terms: list[str]) -> tuple[float, int, int, float]
     return stat, q, res.df_t, float(stats.f.sf(stat, q, res.df_t))
 
 
-def wild_wald_test(design: Design, pre: list[str], *, reps: int, seed: int) -> tuple[float, int, float]:
-    """Joint test that ``pre`` are zero by the restricted wild cluster bootstrap (WCR).
-
-    The Wald statistic W = b' V^-1 b uses CRV1 (judge clusters); its null distribution comes
-    from ``reps`` draws y* = fitted(restricted model) + u_restricted x v_g with Rademacher
-    weights v_g per judge, each refitted and its W* computed the same way. p = (1 + #{W* >= W})
-    / (reps + 1). Cameron, Gelbach & Miller (2008); MacKinnon, Nielsen & Webb (2023): with tens
-    of judge clusters the F(q, G-1) reference of a q-dimensional cluster-robust Wald test rejects
-    far too often, the bootstrap does not. Runs on cell means (models/jackknife.py).
-    Returns (W / q, q, p).
-    """
-    from scipy import sparse
-
-    y, X, fe, clusters, w = cell_means(design)
-    both = demean(np.column_stack([y, X]), fe.astype(np.int64), w)
-    yd, Xd = both[:, 0], both[:, 1:]
-    idx = [list(design.terms).index(t) for t in pre]
-    rest = [i for i in range(len(design.terms)) if i not in idx]
-    n_clusters = int(clusters.max()) + 1
-    indicator = sparse.csr_matrix((np.ones(len(y)), (clusters, np.arange(len(y)))),
-                                  shape=(n_clusters, len(y)))
-    bread = np.linalg.pinv(Xd.T @ (Xd * w[:, None]))
-    bread_pre = bread[idx, :]
-
-    def wald(Y: np.ndarray) -> np.ndarray:
-        """W for each column of Y (outcomes already demeaned), all replicates at once."""
-        B = bread @ (Xd.T @ (w[:, None] * Y))  # (k, R)
-        WE = w[:, None] * (Y - Xd @ B)
-        # per-judge scores of each term, (k, G, R); V[pre, pre] = (S bread[:, pre])'(S bread[:, pre])
-        S = np.stack([indicator @ (Xd[:, [j]] * WE) for j in range(Xd.shape[1])])
-        T = np.einsum("kgr,qk->rgq", S, bread_pre)
-        V = np.einsum("rgq,rgp->rqp", T, T)
-        bp = B[idx].T
-        return np.einsum("rq,rqp,rp->r", bp, np.linalg.pinv(V), bp)
-
-    observed = float(wald(yd[:, None])[0])
-    br = np.linalg.lstsq(Xd[:, rest] * np.sqrt(w)[:, None], yd * np.sqrt(w), rcond=None)[0]
-    fitted = Xd[:, rest] @ br
-    resid = yd - fitted
-    rng = np.random.default_rng(seed)
-    signs = rng.choice([-1.0, 1.0], size=(reps, n_clusters))
-    # y* keeps the fixed effects of the restricted fit; after demeaning only the bootstrap
-    # residuals need demeaning again (demeaning is linear). In blocks of replicates: bounded
-    # memory at national size.
-    exceed = 0
-    for start in range(0, reps, WILD_BLOCK):
-        block = signs[start:start + WILD_BLOCK]
-        draws = demean(resid[:, None] * block[:, clusters].T, fe.astype(np.int64), w)
-        exceed += int((wald(fitted[:, None] + draws) >= observed).sum())
-    q = len(idx)
-    return observed / q, q, (1 + exceed) / (reps + 1)
-
-
 # --- the designs -----------------------------------------------------------------------------
 
 # columns the timing designs read besides the outcome, the fixed effects and the cluster: keys,
@@ -386,8 +359,9 @@ def _spec(spec: AnalysisSpec, opts: _Options, terms: list[str]) -> ModelSpec:
 
 
 def _did(sample: _Sample, spec: AnalysisSpec, opts: _Options, name: str,
-         config: AuditConfig) -> FitResult:
-    return _fit(sample, _spec(spec, opts, [f"post_policy:{opts.intensity}"]), name, config)
+         config: AuditConfig, *, classical: bool = False) -> FitResult:
+    return _fit(sample, _spec(spec, opts, [f"post_policy:{opts.intensity}"]), name, config,
+                classical=classical)
 
 
 def _event_sample(frame: AnalysisFrame, config: AuditConfig,
@@ -459,7 +433,10 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
 
     try:
         es = _fit(sample, _spec(spec, opts, terms), name, config)
-        did = _did(sample, spec, opts, f"{name}.did", config)
+        # the cross-products for the omitted-variable sensitivity when a test of its roles
+        # reads this difference-in-differences (sensitivity/omitted_variable.py)
+        did = _did(sample, spec, opts, f"{name}.did", config,
+                   classical=omitted_variable.wanted(config, name))
     except AuditError as exc:
         if isinstance(exc, NotEstimable):
             raise
@@ -469,36 +446,16 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
     did_term = f"post_policy:{intensity}"
     estimates[did_term] = _estimate(did, did_term, factor, level)
 
-    counts = pd.Series(k).value_counts()
-    series = []
-    for q in range(first, last + 1):
-        n_q = int(counts.get(float(q), 0))
-        if q == ref:
-            series.append({"k": q, "estimate": 0.0, "std_error": 0.0, "ci_low": 0.0, "ci_high": 0.0,
-                           "reference": True, "n_decisions": n_q})
-            continue
-        e = estimates.get(f"event_time[{q}]:{intensity}")
-        series.append({"k": q, "estimate": None if e is None else e.estimate,
-                       "std_error": None if e is None else e.std_error,
-                       "ci_low": None if e is None else e.ci_low,
-                       "ci_high": None if e is None else e.ci_high,
-                       "reference": False, "n_decisions": n_q})
+    def term(q: int) -> str:
+        return f"event_time[{q}]:{intensity}"
 
-    pre = [f"event_time[{q}]:{intensity}" for q in range(first, ref)
-           if f"event_time[{q}]:{intensity}" in estimates]
-    # leads between the reference and quarter 0 (reference < -1) are not pre-trend evidence
-    # against the reference: they are tested too, as pre-period coefficients
-    pre += [f"event_time[{q}]:{intensity}" for q in range(ref + 1, 0)
-            if f"event_time[{q}]:{intensity}" in estimates]
+    series = event_series(estimates, k, first=first, last=last, reference=ref, term=term)
+    pre = pre_policy_terms(estimates, first=first, reference=ref, term=term)
     design = None
     if opts.pretrend_test == "wild_bootstrap" and opts.family == "ols":
         design = build_design(sample.data, _spec(spec, opts, terms), cluster=config.inference.cluster)
     checks = [_pretrend_check(es, pre, spec.outcome, alpha, first, ref, design=design,
-                              reps=opts.bootstrap_reps, seed=config.seed)]
-    # each pre-policy coefficient, for the relevance rule (fairness_audit/checks.py)
-    checks[0]["coefficients"] = [{"term": t, "estimate": estimates[t].estimate,
-                                  "std_error": estimates[t].std_error} for t in pre]
-    checks[0]["df_t"] = es.df_t
+                              reps=opts.bootstrap_reps, seed=config.seed, estimates=estimates)]
     policy_str = config.policy.start.isoformat()
     models = [
         _model_entry(es, analysis=name, outcome=spec.outcome, level=level, series=series,
@@ -514,12 +471,90 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
                                                   factor, scale)
         checks.extend(more_checks)
         models.extend(more_models)
-    return AnalysisOutput(scale=scale, estimates=estimates, checks=checks, models=models)
+    sensitivity = []
+    if opts.parallel_trends:
+        sensitivity.append(_parallel_trends(es, sample, config, name, spec, opts, scale, factor))
+    return AnalysisOutput(scale=scale, estimates=estimates, checks=checks, models=models,
+                          sensitivity=[s for s in sensitivity if s is not None])
+
+
+def _parallel_trends(es: FitResult, sample: _Sample, config: AuditConfig, name: str,
+                     spec: AnalysisSpec, opts: _Options, scale: str,
+                     factor: float) -> dict[str, Any] | None:
+    """The Rambachan-Roth sensitivity item of the event study (sensitivity/parallel_trends.py),
+    judged by the test that reads the analysis (or, for an analysis named under a hypothesis'
+    ``checks``, its primary test on the same scale); None when no hypothesis reads it."""
+    reader = reader_test(config, name, scale)
+    if reader is None:
+        return None
+    hid, test = reader
+    first, last, ref = opts.first_quarter, opts.last_quarter, opts.reference_quarter
+    item: dict[str, Any] = {"kind": parallel_trends.KIND, "analysis": name, "outcome": spec.outcome,
+                            "scale": scale, "hypothesis": hid, "test_id": test.id}
+    quarters = [q for q in range(first, last + 1) if q != ref]
+    terms = [f"event_time[{q}]:{opts.intensity}" for q in quarters]
+    params = es.params.reindex(terms).to_numpy(dtype=float)
+    if not np.all(np.isfinite(params)):
+        missing = [t for t, v in zip(terms, params, strict=True) if not np.isfinite(v)]
+        return {**item, "problem": f"not estimable: {', '.join(missing)} (a quarter without "
+                                   "an estimate breaks the quarter-to-quarter steps)"}
+    cov = es.cov.loc[terms, terms].to_numpy(dtype=float)
+    # an end quarter bins every quarter beyond it only when the sample has decisions there
+    raw = quarter_number(sample.data["decision_date"]) - (
+        config.policy.start.year * 4 + (config.policy.start.month - 1) // 3)
+    binned = {}
+    if np.nanmin(raw) < first:
+        binned[first] = f"quarter {first} bins the quarters before it"
+    if np.nanmax(raw) > last:
+        binned[last] = f"quarter {last} bins the quarters after it"
+    try:
+        result = parallel_trends.sensitivity(
+            params * factor, cov * factor**2, quarters, reference=ref, binned=binned,
+            mbar_grid=opts.relative_magnitudes, smoothness_grid=opts.smoothness,
+            level=config.inference.interval_level, concern_sign=test.concern_sign,
+            sesoi=test.sesoi)
+    except ValueError as exc:
+        return {**item, "problem": f"not estimable: {exc}"}
+    return {**item, **result.to_dict()}
+
+
+def event_series(estimates: dict[str, Estimate], k: np.ndarray, *, first: int, last: int,
+                 reference: int, term: Callable[[int], str],
+                 count: str = "n_decisions") -> list[dict[str, Any]]:
+    """An event study's ``series`` in results.json: one row per event quarter ``first..last``
+    with the estimate of ``term(q)`` (None where it could not be estimated), the reference
+    quarter at zero, and under ``count`` the rows of ``k`` (the event quarter of each row the
+    model fitted: decisions, or judge-quarters) in that quarter."""
+    counts = pd.Series(k).value_counts()
+    series = []
+    for q in range(first, last + 1):
+        n_q = int(counts.get(float(q), 0))
+        if q == reference:
+            series.append({"k": q, "estimate": 0.0, "std_error": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+                           "reference": True, count: n_q})
+            continue
+        e = estimates.get(term(q))
+        series.append({"k": q, "estimate": None if e is None else e.estimate,
+                       "std_error": None if e is None else e.std_error,
+                       "ci_low": None if e is None else e.ci_low,
+                       "ci_high": None if e is None else e.ci_high,
+                       "reference": False, count: n_q})
+    return series
+
+
+def pre_policy_terms(estimates: dict[str, Estimate], *, first: int, reference: int,
+                     term: Callable[[int], str]) -> list[str]:
+    """The estimated event-study terms of the quarters before the policy, the reference left out."""
+    pre = [term(q) for q in range(first, reference) if term(q) in estimates]
+    # leads between the reference and quarter 0 (reference < -1) are not pre-trend evidence
+    # against the reference: they are tested too, as pre-period coefficients
+    pre += [term(q) for q in range(reference + 1, 0) if term(q) in estimates]
+    return pre
 
 
 def _pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, first: int,
                     ref: int, *, design: Design | None = None, reps: int = 999,
-                    seed: int = 0) -> dict[str, Any]:
+                    seed: int = 0, estimates: dict[str, Estimate] | None = None) -> dict[str, Any]:
     name = (f"pre-trend ({outcome}): the {len(pre)} pre-policy event-study coefficients "
             f"(quarters {first} to -1 other than the reference quarter {ref}) are jointly zero")
     if not pre:
@@ -528,17 +563,25 @@ def _pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, f
                 "forces_inconclusive": True, "note": "not estimable: no pre-policy quarter"}
     if design is not None:
         stat, q, p = wild_wald_test(design, pre, reps=reps, seed=seed)
-        return {"name": name, "kind": "pre_trend", "statistic": stat, "df": q,
-                "df_denominator": None, "p_value": p, "passed": bool(p >= alpha),
-                "significant": bool(p < alpha), "forces_inconclusive": True,
-                "test": f"Wald W/q with CRV1 by judge, p from {reps} restricted wild cluster "
-                        f"bootstrap draws (Rademacher, seed {seed})", "model": es.name}
-    stat, q, df2, p = wald_test(es, pre)
-    return {"name": name, "kind": "pre_trend", "statistic": stat, "df": q, "df_denominator": df2,
-            "p_value": p, "passed": bool(p >= alpha) if np.isfinite(p) else None,
-            "significant": bool(p < alpha) if np.isfinite(p) else None,
-            "forces_inconclusive": True,
-            "test": f"Wald F({q}, {df2}), {es.cov_type} by judge", "model": es.name}
+        check = {"name": name, "kind": "pre_trend", "statistic": stat, "df": q,
+                 "df_denominator": None, "p_value": p, "passed": bool(p >= alpha),
+                 "significant": bool(p < alpha), "forces_inconclusive": True,
+                 "test": f"Wald W/q with CRV1 by judge, p from {reps} restricted wild cluster "
+                         f"bootstrap draws (Rademacher, seed {seed})", "model": es.name}
+    else:
+        stat, q, df2, p = wald_test(es, pre)
+        check = {"name": name, "kind": "pre_trend", "statistic": stat, "df": q,
+                 "df_denominator": df2, "p_value": p,
+                 "passed": bool(p >= alpha) if np.isfinite(p) else None,
+                 "significant": bool(p < alpha) if np.isfinite(p) else None,
+                 "forces_inconclusive": True,
+                 "test": f"Wald F({q}, {df2}), {es.cov_type} by judge", "model": es.name}
+    if estimates is not None:
+        # each pre-policy coefficient, for the relevance rule (fairness_audit/checks.py)
+        check["coefficients"] = [{"term": t, "estimate": estimates[t].estimate,
+                                  "std_error": estimates[t].std_error} for t in pre]
+        check["df_t"] = es.df_t
+    return check
 
 
 def _judge_counts(frame: AnalysisFrame, config: AuditConfig, gap: pd.Series,
@@ -709,7 +752,8 @@ def difference_in_differences(frame: AnalysisFrame, config: AuditConfig, name: s
     if len(sample.data) == 0:
         raise NotEstimable(spec.outcome, f"analysis {name}: no decisions left ({sample.excluded})")
     try:
-        res = _did(sample, spec, opts, name, config)
+        res = _did(sample, spec, opts, name, config,
+                   classical=omitted_variable.wanted(config, name))
     except AuditError as exc:
         if isinstance(exc, NotEstimable):
             raise

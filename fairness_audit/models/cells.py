@@ -67,6 +67,22 @@ def cell_means(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return y, X, fe, clusters, w
 
 
+def within_cell_sum_of_squares(design: Design) -> float:
+    """The decisions' outcome sum of squares around their cells' means (the cells of
+    :func:`cell_means`): what least squares on cell means leaves out of the residual sum of
+    squares on the decisions, which is the cell-level one plus this (models/classical.py).
+
+    A singleton cell that the fit drops has one decision and adds nothing, so the sum over every
+    cell is the sum over the cells fitted. pandas' grouped variance is computed in one stable
+    pass, without the cancellation of sum(y^2) - n mean^2.
+    """
+    cols = [column_for(t) for t in design.terms]
+    keys = list(dict.fromkeys([*design.fe_columns, design.cluster, *cols]))
+    grouped = design.data.groupby(keys, sort=False, observed=True, dropna=False)
+    agg = grouped[design.spec.outcome].agg(["size", "var"])
+    return float((agg["var"].fillna(0.0) * (agg["size"] - 1)).sum())
+
+
 def refactorize(fe: np.ndarray) -> np.ndarray:
     """Consecutive codes per column (after rows were dropped)."""
     if fe.shape[1] == 0:

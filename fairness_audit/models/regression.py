@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from fairness_audit.errors import ModelWarning, NotEstimable
+from fairness_audit.models.classical import CrossProducts, fe_parameter_count
 from fairness_audit.models.design import Design, column_for, term_for
 
 SMALL_SAMPLE = ("CRV1, G/(G-1) x (n-1)/(n-k), k without fixed effects nested in the judge "
@@ -164,7 +165,7 @@ def _separated_terms(design: Design) -> list[str]:
 
 def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         marginal_terms: tuple[str, ...] = (), level: float = 0.95,
-        max_iter: int = MAX_ITER) -> FitResult:
+        max_iter: int = MAX_ITER, classical: bool = False) -> FitResult:
     """Fit a design with its engine; never silently return NaN estimates.
 
     Parameters
@@ -176,6 +177,10 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
     marginal_terms : logit terms whose average marginal effects (percentage points) to compute.
     level : interval level of the marginal effects.
     max_iter : logit iterations before the fit is declared not converged.
+    classical : for a linear model, also keep the cross-products of its outcome and regressors
+        with the fixed effects swept out (``models/classical.py``) in ``extra["classical"]``:
+        the classical (iid) inference that the omitted-variable sensitivity reads. The reported
+        estimates and clustered errors do not change.
 
     Raises
     ------
@@ -206,11 +211,11 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
                          f"same {design.spec.outcome} outcome, so its log-odds coefficient is "
                          f"infinite; drop the term or pool the group")
     if design.spec.family == "ols" and design.spec.cov_type == "CRV3":
-        result = _fit_cells(design, name)
+        result = _fit_cells(design, name, classical)
     elif design.fe_columns:
         _check_rows_beyond_singletons(design, name)
         try:
-            result = _fit_pyfixest(design, ssc_k_fixef, max_iter, name)
+            result = _fit_pyfixest(design, ssc_k_fixef, max_iter, name, classical)
         except ValueError as exc:
             if "All variables are collinear" not in str(exc):
                 raise
@@ -218,7 +223,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
                                f"with the fixed effects {' + '.join(design.spec.fixed_effects)}"
                                ) from None
     else:
-        result = _fit_statsmodels(design, max_iter)
+        result = _fit_statsmodels(design, max_iter, classical)
     params, cov, n_obs, engine, extra_notes, info = result
     notes.extend(extra_notes)
     if "kept" in info:
@@ -278,6 +283,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         n_clusters=n_clusters,
         sample_filter=design.filter_text, excluded=excluded, warnings=tuple(notes),
         marginal_effects=marginal, cov_type=cov_type, small_sample_correction=ssc_text,
+        extra={"classical": info["classical"]} if info.get("classical") is not None else {},
     )
 
 
@@ -337,7 +343,8 @@ def informative_rows(fe: np.ndarray, y: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, name: str = ""):
+def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, name: str = "",
+                  classical: bool = False):
     import pyfixest as pf
 
     from fairness_audit.models.fe_order import keep_fixed_effect_order
@@ -399,10 +406,18 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, na
             "converged": bool(getattr(model, "convergence", True)) if design.spec.family != "ols"
             else True, "dropped": dropped, "kept": kept,
             "eta": np.asarray(getattr(model, "_Y_hat_link", np.array([])), dtype=float)}
+    if classical and design.spec.family == "ols":
+        # the engine keeps the swept outcome and regressors (collinear ones dropped) and the
+        # levels of each fixed effect in its sample: the cross-products need no second sweep
+        levels = [int(v) for v in np.asarray(model._k_fe)] if model._has_fixef else []
+        info["classical"] = CrossProducts.from_swept(
+            np.asarray(model._Y), np.asarray(model._X), tuple(term_for(n) for n in names),
+            n_obs=int(model._N), fe_parameters=fe_parameter_count(levels),
+            outcome=design.spec.outcome)
     return params, cov, int(model._N), engine, notes, info
 
 
-def _fit_cells(design: Design, name: str):
+def _fit_cells(design: Design, name: str, classical: bool = False):
     """OLS with CRV3 (jackknife) errors on the design's cell means (models/cells.py)."""
     import pyfixest as pf
 
@@ -427,10 +442,26 @@ def _fit_cells(design: Design, name: str):
               f"swept by pyfixest {pf.__version__} demean (equal to OLS on the decisions)")
     info = {"collinear": fitted.collinear, "converged": True, "dropped": fitted.dropped,
             "cov_type": ("CRV3", CRV3_TEXT)}
+    if classical:
+        info["classical"] = _cell_cross_products(design, fitted)
     return params, cov, fitted.n_obs, engine, notes, info
 
 
-def _fit_statsmodels(design: Design, max_iter: int = MAX_ITER):
+def _cell_cross_products(design: Design, fitted) -> CrossProducts:
+    """The decisions' swept cross-products of a fit on cell means (models/classical.py): the
+    cells' weighted ones, with the outcome's spread within cells added to its own sum of squares."""
+    from fairness_audit.models.cells import demean, within_cell_sum_of_squares
+
+    y, X, fe, _, w = fitted.cells
+    swept = demean(np.column_stack([y, X[:, fitted.columns]]), fe, w)
+    levels = [int(fe[:, j].max()) + 1 for j in range(fe.shape[1])]
+    return CrossProducts.from_swept(
+        swept[:, 0], swept[:, 1:], tuple(design.terms[j] for j in fitted.columns),
+        n_obs=fitted.n_obs, fe_parameters=fe_parameter_count(levels), weights=w,
+        within_ss=within_cell_sum_of_squares(design), outcome=design.spec.outcome)
+
+
+def _fit_statsmodels(design: Design, max_iter: int = MAX_ITER, classical: bool = False):
     import statsmodels
     import statsmodels.api as sm
 
@@ -457,4 +488,10 @@ def _fit_statsmodels(design: Design, max_iter: int = MAX_ITER):
     info = {"converged": bool(getattr(res, "converged", True)), "dropped": 0,
             "kept": np.ones(len(design.data), dtype=bool),
             "eta": np.asarray(X @ res.params, dtype=float)}
+    if classical and design.spec.family == "ols":
+        # without fixed effects the intercept is the one swept parameter: centre every column
+        y, Xt = design.y, design.X
+        info["classical"] = CrossProducts.from_swept(
+            y - y.mean(), Xt - Xt.mean(axis=0), tuple(design.terms), n_obs=len(y),
+            fe_parameters=fe_parameter_count([]), outcome=design.spec.outcome)
     return params, cov, int(res.nobs), engine, [], info

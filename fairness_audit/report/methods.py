@@ -102,12 +102,13 @@ class Methods:
 # the plan keys described below; any other key is listed as written (Methods.other)
 _KNOWN = {
     "": {"seed", "policy", "window", "features", "inference", "controls", "fixed_effects",
-         "models", "analyses", "hypotheses", "disparities"},
+         "models", "analyses", "hypotheses", "disparities", "robustness_grid"},
     "policy": {"start", "end", "memo"},
     "window": {"start", "end"},
     "features": {"quota_target", "completions", "intensity_window", "complete_year_slack_days"},
     "inference": {"alpha", "adjustment", "cluster", "interval_level",
-                  "placebo_forces_inconclusive", "check_rule", "check_margin", "guard_level"},
+                  "placebo_forces_inconclusive", "check_rule", "check_margin", "guard_level",
+                  "bootstrap", "omitted_variable"},
     "disparities": {"outcomes", "continuous", "dimensions", "intersections", "min_cell",
                     "reference", "bootstrap_replicates", "adjusted", "adjusted_max_groups"},
 }
@@ -241,12 +242,93 @@ def _models(plan: Mapping[str, Any], results: Mapping[str, Any]) -> list[ModelMe
             tests=tuple(tests.get(str(name), [])), checked_by=tuple(checked.get(str(name), []))))
     for name, spec in (_get(plan, "analyses", {}) or {}).items():
         options = _get(spec, "options", {}) or {}
+        kind = str(_get(spec, "kind"))
+        described = _kind_items(kind, plan)
         out.append(ModelMethods(
-            name=str(name), kind=str(_get(spec, "kind")), family=None, formula=None,
+            name=str(name), kind=kind, family=None, formula=None,
             outcome=_get(spec, "outcome"), fixed_effects=(), cluster=cluster, cov_type=None,
-            sample=(), options=tuple(Item(str(k), (v,)) for k, v in options.items()),
+            sample=(), options=described + tuple(Item(str(k), (v,)) for k, v in options.items())
+            + _parallel_trends_items(kind, options, plan),
             tests=tuple(tests.get(str(name), [])), checked_by=tuple(checked.get(str(name), []))))
     return out
+
+
+_CGBS = ("Callaway, Goodman-Bacon & Sant'Anna (2024), \"Difference-in-differences with a "
+         "continuous treatment\"")
+
+
+def _kind_items(kind: str, plan: Mapping[str, Any]) -> tuple[Item, ...]:
+    """What an analysis of the quota (fairness_audit/analyses/quota.py) does, in words; the
+    completions counted come from the plan; its options are listed after it as written."""
+    completions = _get(_get(plan, "features", {}), "completions")
+    counted = _COMPLETIONS.get(str(completions), f"completions of kind '{completions}'")
+    if kind == "first_stage":
+        return (Item("design", (
+            "The first stage: each judge's completions in each calendar quarter of the window "
+            f"(counted: {counted}), from the first to the last quarter in which the judge completed "
+            "a case (a quarter of that spell without a completion counts 0), regressed on "
+            "event_time[k] x pre_policy_gap (event quarters around the policy date, the reference "
+            "quarter left out) and, pooled, on post_policy x pre_policy_gap: completions per "
+            "quarter per 100 cases of pre-policy gap, judge and court x quarter fixed effects "
+            "unless the options say otherwise (a judge's court: that of most of the judge's "
+            "decisions in the window), errors clustered by judge, with the joint pre-trend test "
+            "of the pre-policy quarters.",)),)
+    if kind == "dose_response":
+        return (Item("design", (
+            "The dose response: the event study of the outcome by bins of pre_policy_gap, each bin "
+            "against the judges at or above the target before the policy (gap 0), with judge and "
+            "court x quarter fixed effects (as H1's event study) unless the options say otherwise, "
+            "errors clustered by judge; the pooled post-policy coefficient of each "
+            "bin draws the dose-response line. Under parallel trends a bin's coefficient is the "
+            "average effect on the judges of that dose (ATT(d)); reading the differences between "
+            "bins as the effect of more pressure needs strong parallel trends (judges of every "
+            f"dose would have responded alike to the same dose): {_CGBS}. The option bins: a "
+            "number n makes n quantile bins of the positive gaps of the sample's judges (3: "
+            "terciles), a list gives the edges in hundreds of cases; the edges used are in "
+            "results.json (the model's bins). Not estimable when no judge was at or above the "
+            "target. It has no design check.",)),)
+    return ()
+
+
+def _parallel_trends_items(kind: str, options: Mapping[str, Any],
+                           plan: Mapping[str, Any]) -> tuple[Item, ...]:
+    """An event study's parallel-trends sensitivity as its options set it
+    (sensitivity/parallel_trends.py; docs/timing.md), the grids the plan's or the defaults."""
+    if kind != "event_study":
+        return ()
+    if not _get(options, "parallel_trends", True):
+        return (Item("parallel-trends sensitivity", ("not computed (parallel_trends: false).",)),)
+    from fairness_audit.sensitivity.parallel_trends import (
+        DEFAULT_MBAR_GRID,
+        DEFAULT_SMOOTHNESS_GRID,
+    )
+
+    level = _get(_get(plan, "inference", {}), "interval_level", 0.95)
+    mbars = list(_get(options, "relative_magnitudes", DEFAULT_MBAR_GRID))
+    multiples = list(_get(options, "smoothness", DEFAULT_SMOOTHNESS_GRID))
+
+    def listed(values: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for i, v in enumerate(values):
+            out += [Num(v)] + ([", "] if i < len(values) - 1 else [])
+        return out
+
+    return (Item("parallel-trends sensitivity", (
+        "Rambachan and Roth (2023) robust ", Num(level, "level"), " intervals for the average of "
+        "the post-policy event-study coefficients (not the pooled difference-in-differences "
+        "coefficient), the reference quarter moved to -1 and end quarters that bin more than "
+        "one calendar quarter left out. Relative magnitudes (each post-policy quarter-to-quarter "
+        "change of the differential trend at most Mbar times the largest pre-policy one; the "
+        "conditional test with the least-favourable hybrid of Andrews, Roth and Pakes) for "
+        "Mbar = ", *listed(mbars), "; smoothness (the trend's slope changes by at most M a "
+        "quarter; the optimal fixed-length interval) for M = ", *listed(multiples), " times the "
+        "smallest effect of interest x 6 / ((T + 1)(T + 2)) with T post-policy quarters (the M "
+        "at which the bends of a linearly extrapolated trend can add up to that many smallest "
+        "effects in the average). Judged by the concern sign and smallest effect of interest of "
+        "the test reading the analysis: when the conventional interval of the average is "
+        "\"consistent with the concern\", the breakdown value is the smallest Mbar (M) at which "
+        "the robust interval reaches zero; when \"not supported\", at which it reaches the "
+        "smallest effect of interest on the concern's side; otherwise none applies.",)),)
 
 
 _CHECK_KINDS = {"pre_trend": "pre-trend", "anticipation": "anticipation",
@@ -281,6 +363,62 @@ def _forcing(plan: Mapping[str, Any]) -> str:
             "them): " + ("; ".join(parts) if parts else "none") + ".")
 
 
+_WEIGHTS = {"webb": "Webb's six-point weights (plus or minus the square roots of 1/2, 1 and 3/2, "
+                    "each with probability 1/6)",
+            "rademacher": "Rademacher weights (plus or minus 1)"}
+
+
+def _bootstrap(inference: Mapping[str, Any]) -> Sentence:
+    """The wild cluster bootstrap p-values (models/wild_bootstrap.py), from the plan."""
+    boot = _get(inference, "bootstrap", {}) or {}
+    reps, weights = _get(boot, "reps", 0), _get(boot, "weights")
+    logit = ("No bootstrap for logit fits: the wild bootstrap resamples the residuals of a "
+             "linear fit, and a score bootstrap (Kline and Santos 2012) of a logit with absorbed "
+             "fixed effects is not implemented; a linear probability version of a logit model, "
+             "where the plan has one, carries a bootstrap p-value.")
+    if not reps:
+        return ("Not computed (inference.bootstrap.reps is 0). " + logit,)
+    return ("Beside the analytic p-value, each test that reads a linear model of the plan's "
+            "models (not the designs under analyses) has a restricted wild cluster bootstrap "
+            "p-value: the tested term set to zero in the bootstrap's model, ",
+            Num(reps), f" replicates with {_WEIGHTS.get(str(weights), str(weights))} by "
+            f"{_get(inference, 'cluster')}, drawn from the plan's seed; the bootstrap t uses CRV1 "
+            "errors by cluster (also where the analytic errors are the jackknife), and p = (1 + "
+            "the replicates with |t*| at least |t|) / (replicates + 1). The fixed effects that "
+            "are not nested in the clusters are projected out of every replicate, so the "
+            "bootstrap is that of refitting each one. Verdicts and the multiple-testing family "
+            "keep the analytic p-values. " + logit)
+
+
+def _omitted_variable(inference: Mapping[str, Any], alpha: Any) -> Sentence:
+    """The omitted-variable sensitivity as the plan sets it (sensitivity/omitted_variable.py;
+    the defaults are config.OmittedVariable's)."""
+    ov = _get(inference, "omitted_variable", {}) or {}
+    roles = _get(ov, "roles", ("primary", "supporting"))
+    if not roles:
+        return ("not computed (inference.omitted_variable.roles is empty).",)
+    parts: list[Any] = [
+        f"For each {_names(roles)} test that reads a linear model, Cinelli and Hazlett's (2020) "
+        "partial R2 of its term with the outcome, its robustness value (the partial R2 with both "
+        "the term and the outcome at which an omitted variable would bring the estimate to zero) "
+        "and its robustness value at alpha = ", Num(alpha), " (at which the interval would "
+        "include zero), from the classical (iid, non-clustered) standard error with the fixed "
+        "effects partialled out, not the tests' clustered one."]
+    benchmarks = _get(ov, "benchmarks", ("detained",)) or ()
+    multiples = list(_get(ov, "multiples", (1, 2, 3)) or ())
+    if benchmarks:
+        parts.append(" Benchmarks: an omitted variable ")
+        for i, k in enumerate(multiples):
+            parts += [Num(k), ", " if i < len(multiples) - 2 else " or " if i == len(multiples) - 2
+                      else ""]
+        parts += [f" times as strong as {_names(benchmarks)} (where the model has it) with the "
+                  "term and with the outcome: the partial R2s that implies and the estimate and ",
+                  Num(1 - float(alpha), "level"), " interval adjusted for it."]
+    parts.append(" The robustness value at alpha and the adjusted intervals are optimistic where "
+                 "judge clustering widens a test's interval.")
+    return tuple(parts)
+
+
 def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
     inference = _get(plan, "inference", {}) or {}
     level, alpha = _get(inference, "interval_level"), _get(inference, "alpha")
@@ -306,6 +444,8 @@ def _inference(plan: Mapping[str, Any]) -> tuple[list[Item], list[Sentence]]:
              "Placebo terms (the slope before the quota) are reported; they force no verdict."),)),
         Item("design checks", _check_rule(inference, alpha)),
         Item("forcing checks", (_forcing(plan),)),
+        Item("omitted-variable sensitivity", _omitted_variable(inference, alpha)),
+        Item("bootstrap p-values", _bootstrap(inference)),
     ]
     verdicts: list[Sentence] = [
         ("Not supported: the test's ", Num(level, "level"),
@@ -364,6 +504,58 @@ def _disparities(plan: Mapping[str, Any]) -> list[Item]:
     return items
 
 
+#: seconds per model of the specification grid on the demo court (configs/demo.yaml), as
+#: benchmarks/bench_grid.py last measured it (benchmarks/results/bench_grid.json; a test
+#: checks that this is the figure it wrote)
+GRID_SECONDS_PER_MODEL = 1.3
+
+
+def _robustness(plan: Mapping[str, Any], results: Mapping[str, Any]) -> list[Item]:
+    """The robustness plots and the plan's specification grid (fairness_audit/robustness.py)."""
+    level = _get(_get(plan, "inference", {}), "interval_level")
+    items = [Item("robustness plots", (
+        "A hypothesis whose plan holds a variant of a primary test has a robustness plot: every "
+        "specification of each primary test (the test itself, its guards, its other robustness "
+        "tests, and supporting tests of the same outcome and term) with its ", Num(level, "level"),
+        " interval, sorted by estimate, one panel per primary test and reporting scale. A "
+        "robustness test belongs to the primary test that lists it as a guard, else to the "
+        "primary test of its term, else to the first primary test of its outcome. Placebo terms "
+        "and supporting tests of another outcome or term are not variants; the plot's caption "
+        "lists them."))]
+    grid = _get(plan, "robustness_grid")
+    if not isinstance(grid, Mapping):
+        items.append(Item("specification grid", (
+            "not in the plan (robustness_grid): the plots show the plan's own specifications.",)))
+        return items
+    dims = [(key, list(_get(grid, key) or [])) for key in ("fixed_effects", "samples", "cluster")]
+    words = {"fixed_effects": "fixed effects", "samples": "sample filters", "cluster": "clusters"}
+    listed = [f"{words[key]} " + " or ".join(
+        f"({', '.join(str(x) for x in v)})" if isinstance(v, list | tuple) else str(v)
+        for v in values) for key, values in dims if values]
+    kept = [words[key] for key, values in dims if not values]
+    per_model = 1
+    for _, values in dims:
+        per_model *= max(len(values), 1)
+    hypotheses = [str(h) for h in _get(grid, "hypotheses", []) or []]
+    bases = {str(_get(t, "model")) for h in hypotheses
+             for t in _get(_get(_get(plan, "hypotheses", {}), h, {}), "tests", []) or []
+             if _get(t, "role") == "primary"}
+    fitted = {str(_get(v, "model")) for h in _get(results, "hypotheses", []) or []
+              for p in _get(_get(h, "robustness_plot", {}), "panels", []) or []
+              for v in _get(p, "variants", []) or [] if _get(v, "kind") == "grid"}
+    items.append(Item("specification grid", (
+        f"For {_names(hypotheses)}, each primary model ({_names(sorted(bases))}) refitted with every "
+        f"combination of {'; '.join(listed)}"
+        + (f" (its own {_names(kept)})" if kept else "") + ": ", Num(per_model),
+        " combinations per primary model, ", Num(per_model * len(bases)), " in all. A combination "
+        "that is a model the plan already fits for the test is not fitted again; this audit fitted ",
+        Num(len(fitted)), ", each about as costly as one fit of the primary model (about ",
+        Num(GRID_SECONDS_PER_MODEL), " s per model on the demo court: docs/models.md, "
+        "benchmarks/bench_grid.py). The fits are shown in the plots (kind grid) and stored in "
+        "results.json robustness_plot, not among the models of appendix A.")))
+    return items
+
+
 def methods(results: Mapping[str, Any]) -> Methods:
     """The methods appendix of a results dict, from its ``provenance.config``.
 
@@ -388,6 +580,7 @@ def methods(results: Mapping[str, Any]) -> Methods:
     """
     plan = _get(_get(results, "provenance", {}), "config", {}) or {}
     inference, verdicts = _inference(plan)
+    inference += _robustness(plan, results)
     other = _other("", plan)
     for section in ("policy", "window", "features", "inference", "disparities"):
         other += _other(section, _get(plan, section))

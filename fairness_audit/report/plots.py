@@ -133,9 +133,10 @@ def _test_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
     return {"tests": path} if path else {}
 
 
-def event_study(model: dict[str, Any], path: Path, level: str = "95%") -> Path | None:
+def event_study(model: dict[str, Any], path: Path, level: str = "95%",
+                title: str | None = None) -> Path | None:
     """Event-study coefficients by quarter with their intervals (``level``, the plan's), the
-    policy date marked."""
+    policy date marked; ``title`` replaces the default title."""
     rows = [r for r in model.get("series", []) if r["estimate"] is not None]
     if not rows:
         return None
@@ -156,11 +157,143 @@ def event_study(model: dict[str, Any], path: Path, level: str = "95%") -> Path |
     intensity = model.get("intensity", "pre_policy_gap")
     ax.set_ylabel(f"{model.get('outcome', '')} per unit of {intensity}\n[{model.get('scale', '')}]",
                   fontsize=8)
-    ax.set_title(f"Event study: {model.get('outcome', model['name'])} "
+    ax.set_title(title or f"Event study: {model.get('outcome', model['name'])} "
                  f"({level} intervals, {model.get('cov_type', '')} by judge)", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     save(fig, path)
     return path
+
+
+# how each kind of variant is drawn: colour, marker, marker size; shapes differ as well as
+# colours, so that a page printed in grey still tells them apart
+_VARIANT_STYLE = {"primary": ("#1f4e79", "D", 7.0), "guard": ("#b8860b", "s", 5.0),
+                  "robustness": ("#4f81bd", "o", 5.0), "supporting": ("#6b6b6b", "^", 5.5),
+                  "grid": ("#8c8c8c", "o", 3.5)}
+_VARIANT_WORDS = {"primary": "primary test", "guard": "guard", "robustness": "robustness test",
+                  "supporting": "supporting test (same outcome and term)",
+                  "grid": "specification grid"}
+
+
+def _variant_tick(v: dict[str, Any]) -> str:
+    """A variant's axis label: its test id and kind, then how its specification differs from the
+    primary test's (results.json ``label``), wrapped to two lines at most."""
+    lines = textwrap.wrap(plot_label(v["label"]), 50, max_lines=3, placeholder=" …")
+    return "\n".join([plot_label(f"{v['test_id']} ({v['kind']})"), *lines])
+
+
+def robustness_figure(h: dict[str, Any], path: Path, level: str = "95%") -> Path | None:
+    """The robustness plot of hypothesis ``h`` (results.json ``robustness_plot``): one panel per
+    primary test and scale, each variant's estimate with its interval at the plan's level
+    (``level``), sorted by estimate from the top, the primary test highlighted, zero as a line
+    and the smallest effect of interest as dashed lines (per row where the rows' differ). A
+    variant without estimate is listed as not estimable. None without a robustness plot.
+
+    Example
+    -------
+    >>> robustness_figure(results["hypotheses"][1], Path("figures/H2_robustness.png"))  # doctest: +SKIP
+    PosixPath('figures/H2_robustness.png')
+    """
+    plot = h.get("robustness_plot")
+    if not plot or not plot.get("panels"):
+        return None
+    panels = plot["panels"]
+    # panels of one scale share their range, so that H4's four groups read alike
+    spans: dict[str, list[float]] = {}
+    for p in panels:
+        for v in p["variants"]:
+            if v["estimate"] is not None:
+                s = v.get("sesoi") or 0.0
+                spans.setdefault(p["scale"], [0.0]).extend([v["ci_low"], v["ci_high"], -s, s])
+    # sized to print at its own size on a page (7 in of a US Letter page between margins): a
+    # panel's rows are as high as its longest label at 7.5 pt needs; the last panel of a run of
+    # one scale carries the axis label
+    last = [i + 1 == len(panels) or panels[i + 1]["scale"] != p["scale"]
+            for i, p in enumerate(panels)]
+    lines = [max(_variant_tick(v).count("\n") + 1 for v in p["variants"]) for p in panels]
+    heights = [(0.1 + 0.12 * k) * len(p["variants"]) + (0.72 if is_last else 0.55)
+               for p, k, is_last in zip(panels, lines, last, strict=True)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.0, sum(heights) + 0.9), squeeze=False,
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
+    kinds: set[str] = set()
+    for ax, p, is_last in zip(axes[:, 0], panels, last, strict=True):
+        rows = p["variants"]
+        n = len(rows)
+        sesois = {v.get("sesoi") for v in rows if v["estimate"] is not None and v.get("sesoi")}
+        for i, v in enumerate(rows):
+            y = n - 1 - i  # the smallest estimate on top
+            colour, marker, size = _VARIANT_STYLE.get(v["kind"], _VARIANT_STYLE["robustness"])
+            kinds.add(v["kind"])
+            if v["kind"] == "primary":
+                ax.axhspan(y - 0.45, y + 0.45, color="#dbe5f1", zorder=0)
+            if v["estimate"] is None:
+                ax.text(0.01, y, plot_label(f"not estimable: {v.get('problem') or ''}")[:70],
+                        transform=ax.get_yaxis_transform(), va="center", fontsize=7,
+                        color="#7f7f7f", **PLAIN_TEXT)
+                continue
+            ax.errorbar(v["estimate"], y, xerr=[[v["estimate"] - v["ci_low"]],
+                                                 [v["ci_high"] - v["estimate"]]],
+                        fmt=marker, color=colour, ms=size, capsize=2.5,
+                        lw=1.8 if v["kind"] == "primary" else 1.1, zorder=3,
+                        mfc="white" if v["kind"] == "grid" else colour)
+            if len(sesois) > 1 and v.get("sesoi"):  # the rows hold different thresholds
+                for x in (-v["sesoi"], v["sesoi"]):
+                    ax.plot([x, x], [y - 0.4, y + 0.4], ls="--", color="#555555", lw=0.9)
+        if len(sesois) == 1:
+            (s,) = sesois
+            for x in (-s, s):
+                ax.axvline(x, ls="--", color="#555555", lw=0.9)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(n))
+        ax.set_yticklabels([_variant_tick(v) for v in reversed(rows)], fontsize=7.5, **PLAIN_TEXT)
+        for tick, v in zip(ax.get_yticklabels(), reversed(rows), strict=True):
+            if v["kind"] == "primary":
+                tick.set_fontweight("bold")
+        ax.set_ylim(-0.6, n - 0.4)
+        lo, hi = min(spans.get(p["scale"], [0.0])), max(spans.get(p["scale"], [0.0]))
+        pad = 0.06 * (hi - lo or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        title = f"{p['primary_test']}: {p['term']} ({p['scale']})"
+        if len(title) > 72:  # H4's group terms: the term on a line of its own
+            title = f"{p['primary_test']} ({p['scale']})\n{p['term']}"
+        ax.set_title("\n".join(plot_label(line) for line in title.split("\n")), fontsize=8.5,
+                     loc="left", **PLAIN_TEXT)
+        ax.tick_params(axis="x", labelsize=7.5)
+        if is_last:
+            ax.set_xlabel(plot_label(f"{p['scale']}: estimate with {level} interval"), fontsize=8,
+                          **PLAIN_TEXT)
+    handles = [plt.Line2D([], [], ls="none", marker=_VARIANT_STYLE[k][1], color=_VARIANT_STYLE[k][0],
+                          mfc="white" if k == "grid" else _VARIANT_STYLE[k][0],
+                          label=_VARIANT_WORDS[k]) for k in ("primary", "guard", "robustness",
+                                                              "supporting", "grid") if k in kinds]
+    handles.append(plt.Line2D([], [], ls="--", color="#555555", lw=0.9,
+                              label="± smallest effect of interest"))
+    # the title heads the legend: constrained layout places one artist above the panels
+    legend = fig.legend(handles=handles, loc="outside upper center", ncol=3, fontsize=7.5,
+                        frameon=False, title_fontsize=10,
+                        title=plot_label(f"{h['id']}: every specification of the plan, sorted by "
+                                         "estimate"))
+    legend.get_title().set_parse_math(False)
+    fig.supxlabel("Not shown: placebo terms, and supporting tests of another outcome or term\n(not "
+                  "variants of the primary test; the tests table lists them).", fontsize=7,
+                  color="#555555", x=0.01, ha="left")
+    # the layout once, then fixed: otherwise each of the PNG's and the SVG's draws lays out the
+    # many labels again (most of the figure's time)
+    fig.get_layout_engine().execute(fig)
+    fig.set_layout_engine("none")
+    # printed at its own size: a finer grid than the report's screen figures, as the brief's
+    save(fig, path, dpi=200)
+    return path
+
+
+def _robustness_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    """One robustness plot per hypothesis that has one, named "<id>_robustness"."""
+    figures = {}
+    for h in results["hypotheses"]:
+        name = f"{h['id']}_robustness"
+        path = robustness_figure(h, inside(outdir, name, ".png"), interval_level(results))
+        if path:
+            figures[name] = path
+    return figures
 
 
 def _event_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
@@ -180,6 +313,101 @@ def _event_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
             if name in figures:
                 name = f"{h['id']}_event_{analysis}"
             path = event_study(model, inside(outdir, name, ".png"), interval_level(results))
+            if path:
+                figures[name] = path
+    return figures
+
+
+DOSE_RESPONSE_NOTE = ("Each bin against the judges at or above target before the policy (gap 0): "
+                      "under parallel trends, the bin's average effect, ATT(d); differences between "
+                      "bins also need strong parallel trends\n(Callaway, Goodman-Bacon & Sant'Anna "
+                      "2024, Difference-in-differences with a continuous treatment).")
+
+
+def dose_response(event: dict[str, Any], pooled: dict[str, Any], path: Path,
+                  level: str = "95%") -> Path | None:
+    """The dose response of an outcome to the pre-policy gap: left, the event study of each
+    gap bin against the judges at gap 0; right, each bin's pooled post-policy coefficient at
+    the bin's mean gap (the dose-response line), the comparison group at zero."""
+    rows = [r for r in event.get("series", []) if r["estimate"] is not None]
+    line = [r for r in pooled.get("dose_response", []) if r["estimate"] is not None]
+    if not rows or not line:
+        return None
+    bins = sorted({r["bin"] for r in rows})
+    colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, max(len(bins), 1)))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.6 / max(len(bins), 1)
+    edges = {r["bin"]: r for r in pooled["dose_response"]}
+    for i, (b, colour) in enumerate(zip(bins, colours, strict=True)):
+        mine = [r for r in rows if r["bin"] == b]
+        x = [r["k"] + (i - (len(bins) - 1) / 2) * width for r in mine]
+        y = [r["estimate"] for r in mine]
+        err = [[r["estimate"] - r["ci_low"] for r in mine], [r["ci_high"] - r["estimate"] for r in mine]]
+        high = edges[b]["high"]
+        label = (f"bin {b}: gap ({edges[b]['low']:.2g}, {high:.2g}]" if high is not None
+                 else f"bin {b}: gap > {edges[b]['low']:.2g}")
+        ax1.errorbar(x, y, yerr=err, fmt="o", ms=3, capsize=1.5, color=colour, label=label)
+    ax1.axhline(0, color="black", lw=0.8)
+    ax1.axvline(-0.5, color="#c0504d", lw=1.2, ls="--")
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.set_xlabel(f"quarter relative to the policy date {event.get('policy_date', '')} "
+                   f"(reference {event.get('reference_quarter')}; end quarters binned)", fontsize=8)
+    ax1.set_ylabel(f"{event.get('outcome', '')} [{event.get('scale', '')}]", fontsize=8)
+    ax1.set_title(f"Event study by bin of the pre-policy gap ({level} intervals, "
+                  f"{event.get('cov_type', '')} by judge)", fontsize=9)
+    ax1.legend(fontsize=7, loc="best")
+    gaps = [0.0] + [r["mean_gap"] for r in line]
+    est = [0.0] + [r["estimate"] for r in line]
+    ax2.plot(gaps, est, color="#888888", lw=0.8, zorder=0)
+    ax2.plot(0.0, 0.0, "s", color="#444444", ms=5,
+             label=f"comparison: gap 0 ({event.get('comparison', {}).get('judges', '?')} judges)")
+    for r in line:
+        ax2.errorbar(r["mean_gap"], r["estimate"], yerr=[[r["estimate"] - r["ci_low"]],
+                                                         [r["ci_high"] - r["estimate"]]],
+                     fmt="o", ms=5, capsize=3, color=colours[bins.index(r["bin"])]
+                     if r["bin"] in bins else "#1f4e79")
+    ax2.axhline(0, color="black", lw=0.8)
+    ax2.set_xlabel("mean pre-policy gap of the bin's judges (hundreds of cases)", fontsize=8)
+    ax2.set_ylabel(f"post-policy change [{pooled.get('scale', '')}]", fontsize=8)
+    ax2.set_title("Dose response: pooled post-policy coefficient by bin", fontsize=9)
+    ax2.legend(fontsize=7, loc="best")
+    fig.text(0.01, -0.02, DOSE_RESPONSE_NOTE, fontsize=7, va="top", color="#444444")
+    fig.tight_layout()
+    save(fig, path)
+    return path
+
+
+def _readers(results: dict[str, Any], analysis: str) -> list[str]:
+    """The hypotheses whose tests or plan ``checks`` name ``analysis``."""
+    plan = results.get("provenance", {}).get("config", {}).get("hypotheses", {})
+    return [h["id"] for h in results["hypotheses"]
+            if analysis in {t["model"] for t in h["tests"]} | set(plan.get(h["id"], {}).get("checks", []))]
+
+
+def _quota_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    """The first stage ("H1_first_stage") and the dose response ("H1_dose_response") of each
+    hypothesis that reads them (fairness_audit/analyses/quota.py)."""
+    figures: dict[str, Path] = {}
+    level = interval_level(results)
+    for model in results["models"]:
+        design, analysis = model.get("design"), model.get("analysis", model["name"])
+        if design not in ("first stage event study", "dose response event study") or \
+                not model.get("series"):
+            continue
+        pooled = next((m for m in results["models"] if m.get("analysis") == analysis
+                       and m.get("design") == "dose response difference-in-differences"), None)
+        for hid in _readers(results, analysis):
+            first = design == "first stage event study"
+            name = f"{hid}_first_stage" if first else f"{hid}_dose_response"
+            if name in figures:
+                name = f"{name}_{analysis}"
+            target = inside(outdir, name, ".png")
+            if first:
+                path = event_study(model, target, level, title=(
+                    f"First stage: judges' completions per quarter per 100 cases of pre-policy "
+                    f"gap ({level} intervals, {model.get('cov_type', '')} by judge)"))
+            else:
+                path = dose_response(model, pooled, target, level) if pooled else None
             if path:
                 figures[name] = path
     return figures
@@ -416,8 +644,10 @@ def _brief_figures(results: dict[str, Any], outdir: Path) -> dict[str, Path]:
 # named "<hypothesis id>_..." (e.g. "H1_event_log_duration") in that hypothesis' section.
 FIGURE_PRODUCERS: list[Callable[[dict[str, Any], Path], dict[str, Path]]] = [
     _test_figures,
+    _robustness_figures,
     _rate_figures,
     _event_figures,
+    _quota_figures,
     _gap_figures,
     _judge_figures,
     _quality_figures,

@@ -88,6 +88,8 @@ _FILES: list[tuple[str, str, str]] = [
     (r"figures/rates_.*", "group rates before and after the policy", "fairness_audit/report/plots.py "
      "(group_rates)"),
     (r"figures/.*_event_.*", "event study by quarter", "fairness_audit/report/plots.py (event_study)"),
+    (r"figures/.*_robustness\..*", "robustness plot: every specification of the primary tests, "
+     "sorted by estimate", "fairness_audit/report/plots.py (robustness_figure)"),
     (r"figures/.*_gaps_.*", "raw and adjusted gaps between groups", "fairness_audit/report/plots.py "
      "(gaps_forest)"),
     (r"figures/.*_funnel_.*", "judges' adjusted rates: funnel and by court",
