@@ -420,6 +420,19 @@ def reader_test(config: AuditConfig, name: str, scale: str) -> tuple[str, TestSp
     return None
 
 
+def _unrun_checks(name: str, problem: str | None, config: AuditConfig) -> list[dict[str, Any]]:
+    """The design checks of an analysis that could not be run, each "could not be run": a
+    forcing one then forces "inconclusive" (contract section 6), as when the analysis ran and
+    its check could not be computed. Only event studies make forcing checks."""
+    spec = config.analyses[name]
+    if problem is None or spec.kind != "event_study":
+        return []
+    kinds = ["pre_trend"] + (["anticipation"] if spec.options.get("falsification", True) else [])
+    return [{"name": f"{kind.replace('_', '-')} ({spec.outcome}): the checks of analysis {name}",
+             "kind": kind, "statistic": None, "df": None, "p_value": None, "passed": None,
+             "significant": None, "note": problem} for kind in kinds]
+
+
 def _forcing_kinds(hyp, config: AuditConfig) -> set[str]:
     kinds = set(hyp.forcing_checks)
     if not config.inference.placebo_forces_inconclusive:
@@ -548,7 +561,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
         for name in dict.fromkeys([t.model for t in hyp.tests if t.model in outputs]
                                   + list(hyp.checks)):
             sesoi = _check_sesoi(hyp, name, outputs[name].scale, config)
-            judged = [judge_check(c, sesoi=sesoi, **rule) for c in outputs[name].checks]
+            found = outputs[name].checks or _unrun_checks(name, outputs[name].problem, config)
+            judged = [judge_check(c, sesoi=sesoi, **rule) for c in found]
             own_failures[name] = [c["name"] for c in judged
                                   if c["passed"] is False and c.get("forces_inconclusive", True)]
             for c in judged:

@@ -167,6 +167,27 @@ def test_simulated_anticipation_is_caught_and_forces_inconclusive():
     assert primary["verdict"] == INCONCLUSIVE and "anticipation" in primary["verdict_reason"]
 
 
+def test_an_event_study_that_cannot_be_run_forces_the_primary_verdict(monkeypatch):
+    """Contract section 6: a forcing check that cannot be run forces "inconclusive", also when
+    the analysis that makes it could not be run at all."""
+    from fairness_audit.errors import NotEstimable
+    from fairness_audit.hypotheses import ANALYSES, run_hypotheses
+
+    def not_estimable(frame, config, name, spec):
+        raise NotEstimable("not estimable: pre_policy_gap (no judge with a complete year)")
+
+    config = _primary_only(load_config())
+    frame = build_frame(*_tiny_sim(), config, coverage_start="2015-10-01")
+    monkeypatch.setitem(ANALYSES, "event_study", not_estimable)
+    (h1,), _, _ = run_hypotheses(frame, config)
+    unrun = [c for c in h1["checks"] if c["passed"] is None]
+    assert {c["kind"] for c in unrun} == {"pre_trend", "anticipation"}
+    assert all(c["forces_inconclusive"] and "no judge with a complete year" in c["note"] for c in unrun)
+    primary = h1["tests"][0]
+    assert primary["estimate"] is not None and primary["verdict"] == INCONCLUSIVE
+    assert "could not be run" in primary["verdict_reason"], primary["verdict_reason"]
+
+
 # --- independent computation ------------------------------------------------------------------
 
 def test_event_study_matches_dummy_ols_and_brute_force_jackknife():
