@@ -54,6 +54,14 @@ def _share(reps, test_id=None) -> tuple[int, int]:
     return hits, len(reps)
 
 
+def _size(reps) -> str:
+    """The judges and courts of a design's court systems (a range where they differ)."""
+    def span(key):
+        values = sorted({int(float(t[key])) for tests in reps.values() for t in tests})
+        return f"{values[0]:,}" if len(values) == 1 else f"{values[0]:,}-{values[-1]:,}"
+    return f"{span('n_judges')} ({span('n_courts')})"
+
+
 def render() -> str:
     rows = {rules: read_rows([path]) for rules, path in RUNS.items()}
     # the family-level rule changes only verdicts, from what the current rules' rows hold
@@ -64,9 +72,9 @@ def render() -> str:
     lines = ["False flags (designs `null_*`: no effect planted, any primary test of H1-H5 or H7 "
              f"\"{CONCERN}\"; bound alpha + 2.33 sqrt(alpha (1 - alpha) / R)) and power "
              "(designs `planted*`: the share of audits with each primary test consistent), "
-             "100 judges in 20 courts, the verdict-only plans of configs/validation/:", "",
-             "| design | rules | R | any primary test consistent | bound | H1 | H2 | H3 | H4 (any group) "
-             "| H5 | H7 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "the verdict-only plans of configs/validation/:", "",
+             "| design | rules | judges (courts) | R | any primary test consistent | bound | H1 | H2 | H3 "
+             "| H4 (any group) | H5 | H7 |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for design in designs:
         for rules in rows:
             reps = _replicates(rows[rules], design)
@@ -80,8 +88,8 @@ def render() -> str:
                 k = sum(any(t["verdict"] == CONCERN and t["test_id"].startswith(prefix)
                             for t in tests) for tests in reps.values())
                 cells.append(f"{k}/{n}")
-            lines.append(f"| {design} | {rules}: {RULES[rules]} | {n} | {hits}/{n} = {hits / n:.2f} "
-                         f"| {bound} | " + " | ".join(cells) + " |")
+            lines.append(f"| {design} | {rules}: {RULES[rules]} | {_size(reps)} | {n} "
+                         f"| {hits}/{n} = {hits / n:.2f} | {bound} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
