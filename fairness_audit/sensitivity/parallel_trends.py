@@ -177,6 +177,13 @@ def layout(beta: Sequence[float], sigma: np.ndarray, quarters: Sequence[int], *,
     return Layout(b[idx], V[np.ix_(idx, idx)], len(pre), tuple(qs_kept), left_out)
 
 
+def _inputs(beta, sigma, n_pre: int, weights) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """(beta, sigma as arrays, the number of post-policy coefficients, their weights l)."""
+    b = np.asarray(beta, dtype=float)
+    n_post = len(b) - n_pre
+    return b, np.asarray(sigma, dtype=float), n_post, _equal_weights(n_post, weights)
+
+
 def _equal_weights(n_post: int, weights: Sequence[float] | None) -> np.ndarray:
     if weights is None:
         return np.full(n_post, 1.0 / n_post)
@@ -466,10 +473,7 @@ def relative_magnitudes_interval(beta: Sequence[float], sigma: np.ndarray, *, n_
         raise ValueError(f"method: expected one of {list(RM_METHODS)}, found {method!r}")
     if mbar < 0:
         raise ValueError(f"mbar: expected a number >= 0, found {mbar}")
-    b = np.asarray(beta, dtype=float)
-    V = np.asarray(sigma, dtype=float)
-    n_post = len(b) - n_pre
-    lw = _equal_weights(n_post, weights)
+    b, V, n_post, lw = _inputs(beta, sigma, n_pre, weights)
     lay = Layout(b, V, n_pre, tuple(range(-1 - n_pre, -1)) + tuple(range(n_post)))
     with _one_blas_thread():
         pieces = _pieces(lay, lw, mbar, method=method, alpha=alpha, lf_draws=lf_draws)
@@ -642,10 +646,7 @@ def smoothness_interval(beta: Sequence[float], sigma: np.ndarray, *, n_pre: int,
     """
     if m < 0:
         raise ValueError(f"m: expected a number >= 0, found {m}")
-    b = np.asarray(beta, dtype=float)
-    V = np.asarray(sigma, dtype=float)
-    n_post = len(b) - n_pre
-    lw = _equal_weights(n_post, weights)
+    b, V, n_post, lw = _inputs(beta, sigma, n_pre, weights)
     with _one_blas_thread():
         centre, half = _flci(b, V, n_pre, lw, m, alpha)
     return centre - half, centre + half
