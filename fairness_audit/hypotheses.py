@@ -490,14 +490,13 @@ def _apply_guards(h: dict[str, Any], hyp, fits: dict[str, ModelOutcome], *, guar
                                      f"{row['verdict_reason']})")
 
 
-def _family_p(test: dict[str, Any], hypotheses: list[dict[str, Any]], config: AuditConfig) -> float:
+def _family_p(test: dict[str, Any], rows: dict[str, dict[str, Any]], config: AuditConfig) -> float:
     """The p-value a primary test brings to the multiple-testing family: its own, or, with
     ``inference.guard_level: family`` and guards in the plan, the intersection-union p-value of
     the test and its guards (kept in the row as ``p_intersection_union``)."""
     spec = next(t for h in config.hypotheses.values() for t in h.tests if t.id == test["id"])
     if config.inference.guard_level != "family" or not spec.guards:
         return test["p_value"]
-    rows = {t["id"]: t for h in hypotheses for t in h["tests"]}
     test["p_intersection_union"] = intersection_union_p(
         test["p_value"], test["concern_sign"],
         [(rows[g]["estimate"], rows[g]["p_value"]) for g in spec.guards])
@@ -588,7 +587,8 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
 
     primary = [t for h in hypotheses for t in h["tests"]
                if t["role"] == "primary" and t["p_value"] is not None]
-    family_p = [_family_p(t, hypotheses, config) for t in primary]
+    rows = {t["id"]: t for h in hypotheses for t in h["tests"]}
+    family_p = [_family_p(t, rows, config) for t in primary]
     for t, p_adj in zip(primary, adjust(family_p, config.inference.adjustment), strict=True):
         t["p_adjusted"] = p_adj
     family = {"method": METHOD_NAMES[config.inference.adjustment],
