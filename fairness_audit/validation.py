@@ -91,7 +91,14 @@ CONCERN = "consistent with the concern"
 FIELDS = ("design", "replicate", "seed", "kind", "hypothesis", "test_id", "role", "model", "term",
           "scale", "estimate", "std_error", "ci_low", "ci_high", "p_value", "p_adjusted",
           "concern_sign", "verdict", "hypothesis_verdict", "target", "covered", "n_obs",
-          "n_judges", "n_courts", "seconds", "error")
+          "n_judges", "n_courts", "seconds", "error",
+          # the referee's quantities (rows of kind "sensitivity", and tests' bootstrap p-values)
+          "bootstrap_p", "bound", "robust_ci_low", "robust_ci_high", "breakdown",
+          "robustness_value", "robustness_value_alpha")
+# the grid point whose robust interval a sensitivity row records: relative magnitudes at
+# Mbar = 1 (post-policy changes as large as the largest pre-policy one), smoothness at M = the
+# plan's M per smallest effect of interest
+SENSITIVITY_BOUND = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +205,47 @@ def _check_rows(spec: ReplicateSpec, results: dict[str, Any]) -> list[dict[str, 
     return rows
 
 
+def _sensitivity_rows(spec: ReplicateSpec, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per parallel-trends bound (relative magnitudes, smoothness) and per
+    omitted-variable entry of the audit, so that breakdown values and robustness values can be
+    read over replicates (docs/validation.md section 6).
+
+    On the ``null`` design the event studies' true post-policy average is zero, so ``target``
+    is 0 and ``covered`` says whether the robust interval at :data:`SENSITIVITY_BOUND` holds it.
+    """
+    rows = []
+    null_truth = arm_and_scenario(spec.design)[0] == "null"
+    for h in results["hypotheses"]:
+        for s in h.get("sensitivity", []):
+            common = dict(kind="sensitivity", hypothesis=h["id"], test_id=s["test_id"],
+                          scale=s.get("scale"), estimate=s.get("estimate"))
+            if s["kind"] == "parallel_trends":
+                for method, key in (("relative_magnitudes", "mbar"), ("smoothness", "multiple")):
+                    bounds = s.get(method) or {}
+                    point = next((g for g in bounds.get("grid", [])
+                                  if g[key] == SENSITIVITY_BOUND), None)
+                    lo, hi = (point["ci_low"], point["ci_high"]) if point else (None, None)
+                    breakdown = (bounds.get("breakdown") or {})
+                    value = breakdown.get("multiple" if method == "smoothness" else "value")
+                    covered = None
+                    if null_truth and lo is not None:
+                        covered = int(lo <= 0 <= hi)
+                    rows.append(_row(
+                        spec, **common, role=method, model=s["analysis"],
+                        std_error=s.get("std_error"), ci_low=s.get("ci_low"),
+                        ci_high=s.get("ci_high"), concern_sign=s.get("concern_sign"),
+                        verdict=s.get("reading"), bound=SENSITIVITY_BOUND if point else None,
+                        robust_ci_low=lo, robust_ci_high=hi, breakdown=value,
+                        target=0.0 if null_truth else None, covered=covered,
+                        error=breakdown.get("note") or None))
+            elif s["kind"] == "omitted_variable":
+                rows.append(_row(spec, **common, role="omitted_variable", model=s["model"],
+                                 term=s["term"], std_error=s.get("std_error_classical"),
+                                 robustness_value=s.get("rv"),
+                                 robustness_value_alpha=s.get("rv_alpha")))
+    return rows
+
+
 def run_replicate(spec: ReplicateSpec) -> list[dict[str, Any]]:
     """Simulate one court system, audit it, and return one row per test (and design check)."""
     import warnings
@@ -240,8 +288,10 @@ def run_replicate(spec: ReplicateSpec) -> list[dict[str, Any]]:
                     p_value=t["p_value"], p_adjusted=t["p_adjusted"],
                     concern_sign=t["concern_sign"], verdict=t["verdict"],
                     hypothesis_verdict=h["verdict"], target=target, covered=covered,
-                    n_obs=t["n_obs"], error=None if t["estimate"] is not None else t["verdict_reason"]))
+                    n_obs=t["n_obs"], bootstrap_p=(t.get("bootstrap") or {}).get("p_value"),
+                    error=None if t["estimate"] is not None else t["verdict_reason"]))
         rows.extend(_check_rows(spec, results))
+        rows.extend(_sensitivity_rows(spec, results))
         if spec.design == "null" and spec.design_model in config.models:
             frame = build_frame(decisions, sim.workload, config,
                                 coverage_start=sim.metadata["coverage_start"])
@@ -261,10 +311,38 @@ def run_replicate(spec: ReplicateSpec) -> list[dict[str, Any]]:
 
 
 def _done(path: Path) -> set[tuple[str, int]]:
+    """The replicates already in ``path``; a file with other columns than :data:`FIELDS` (an
+    earlier harness's) is refused rather than appended to with misaligned columns."""
     if not path.exists():
         return set()
     with open(path, newline="") as fh:
-        return {(r["design"], int(r["replicate"])) for r in csv.DictReader(fh)}
+        reader = csv.DictReader(fh)
+        if reader.fieldnames and tuple(reader.fieldnames) != FIELDS:
+            missing = [f for f in FIELDS if f not in reader.fieldnames]
+            raise ValueError(
+                f"{path}: its columns are not this harness's (missing: {', '.join(missing) or '-'}; "
+                f"unknown: {', '.join(f for f in reader.fieldnames if f not in FIELDS) or '-'}); "
+                "write to a new --out file, or rewrite the file with "
+                "`python -m fairness_audit.validation upgrade FILE`")
+        return {(r["design"], int(r["replicate"])) for r in reader}
+
+
+def upgrade(path: Path) -> int:
+    """Rewrite a CSV of an earlier harness with this one's columns (new ones empty); returns
+    the number of rows. Columns this harness does not know are refused, not dropped."""
+    rows = read_rows([path])
+    with open(path, newline="") as fh:
+        header = next(csv.reader(fh), [])
+    unknown = [f for f in header if f not in FIELDS]
+    if unknown:
+        raise ValueError(f"{path}: unknown columns {', '.join(unknown)}: not rewritten")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    return len(rows)
 
 
 def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
@@ -502,7 +580,127 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
             "within_bound": rate <= rate_bound(r_n, alpha) if bounded else None,
             "mean_estimate": sum(est) / len(est) if est else None,
         })
+    out.update(referee_summary(rows, alpha=alpha))
     return out
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """The q-quantile by linear interpolation (numpy's default), without numpy."""
+    v = sorted(values)
+    pos = q * (len(v) - 1)
+    lo = math.floor(pos)
+    return v[lo] + (v[min(lo + 1, len(v) - 1)] - v[lo]) * (pos - lo)
+
+
+def referee_summary(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[str, Any]:
+    """The referee's quantities over replicates: bootstrap against analytic p-values per test,
+    the parallel-trends breakdown values and robust-interval coverage, and the robustness values.
+
+    Rows of an earlier harness (without these columns) contribute nothing.
+    """
+    out: dict[str, Any] = {"bootstrap": [], "parallel_trends": [], "omitted_variable": []}
+    boot: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in rows:
+        if r["kind"] == "test" and _f(r.get("bootstrap_p")) is not None \
+                and _f(r["p_value"]) is not None:
+            boot.setdefault((r["design"], r["test_id"]), []).append(
+                (_f(r["p_value"]), _f(r["bootstrap_p"])))
+    for (design, test_id), ps in sorted(boot.items()):
+        r_n = len(ps)
+        analytic = sum(a < alpha for a, _ in ps) / r_n
+        bootstrap = sum(b < alpha for _, b in ps) / r_n
+        bounded = arm_and_scenario(design)[0] == "null"
+        out["bootstrap"].append({
+            "design": design, "test": test_id, "R": r_n, "analytic_rejects": analytic,
+            "bootstrap_rejects": bootstrap,
+            "agree": sum((a < alpha) == (b < alpha) for a, b in ps) / r_n,
+            "bound": rate_bound(r_n, alpha) if bounded else None,
+            "within_bound": (max(analytic, bootstrap) <= rate_bound(r_n, alpha)) if bounded
+            else None})
+    trends: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    ovb: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in rows:
+        if r["kind"] != "sensitivity":
+            continue
+        if r["role"] in ("relative_magnitudes", "smoothness"):
+            trends.setdefault((r["design"], r["model"], r["role"]), []).append(r)
+        elif r["role"] == "omitted_variable" and _f(r.get("robustness_value")) is not None:
+            ovb.setdefault((r["design"], r["test_id"]), []).append(r)
+    for (design, analysis, method), rs in sorted(trends.items()):
+        r_n = len(rs)
+        values = [v for r in rs if (v := _f(r["breakdown"])) is not None]
+        cov = [int(r["covered"]) for r in rs if r["covered"] not in ("", None)]
+        out["parallel_trends"].append({
+            "design": design, "analysis": analysis, "method": method, "R": r_n,
+            "consistent": sum(r["verdict"] == CONCERN for r in rs) / r_n,
+            "not_supported": sum(r["verdict"] == "not supported" for r in rs) / r_n,
+            "with_breakdown": len(values),
+            "breakdown_median": _quantile(values, 0.5) if values else None,
+            "breakdown_q10": _quantile(values, 0.1) if values else None,
+            "breakdown_q90": _quantile(values, 0.9) if values else None,
+            "robust_coverage": sum(cov) / len(cov) if cov else None,
+            "coverage_bound": coverage_bound(len(cov)) if cov else None,
+            "covered_enough": (sum(cov) / len(cov) >= coverage_bound(len(cov))) if cov else None,
+        })
+    for (design, test_id), rs in sorted(ovb.items()):
+        rv = [_f(r["robustness_value"]) for r in rs]
+        rv_alpha = [_f(r["robustness_value_alpha"]) for r in rs]
+        out["omitted_variable"].append({
+            "design": design, "test": test_id, "R": len(rs),
+            "rv_median": _quantile(rv, 0.5), "rv_q10": _quantile(rv, 0.1),
+            "rv_q90": _quantile(rv, 0.9), "rv_alpha_median": _quantile(rv_alpha, 0.5),
+            "rv_alpha_positive": sum(v > 0 for v in rv_alpha) / len(rv_alpha)})
+    return out
+
+
+def _g(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def referee_markdown(summary: dict[str, Any]) -> list[str]:
+    """The tables of the referee's quantities (docs/validation.md section 6)."""
+    lines: list[str] = []
+    if summary.get("bootstrap"):
+        lines += ["Bootstrap and analytic p-values of the linear tests (share of replicates "
+                  "below alpha; on the no-effect designs both are held to the bound):", "",
+                  "| design | test | R | analytic p < alpha | bootstrap p < alpha | agree | bound "
+                  "| within bound |", "|---|---|---|---|---|---|---|---|"]
+        for b in summary["bootstrap"]:
+            within = "—" if b["within_bound"] is None else ("yes" if b["within_bound"] else "NO")
+            lines.append(f"| {b['design']} | {b['test']} | {b['R']} | {b['analytic_rejects']:.3f} "
+                         f"| {b['bootstrap_rejects']:.3f} | {b['agree']:.3f} | "
+                         f"{'—' if b['bound'] is None else format(b['bound'], '.3f')} | {within} |")
+        lines.append("")
+    if summary.get("parallel_trends"):
+        lines += [f"Parallel-trends sensitivity of the event studies' post-policy average: the "
+                  f"conventional reading, the breakdown values where one applies (relative "
+                  f"magnitudes: Mbar; smoothness: M as a multiple of the plan's M per smallest "
+                  f"effect of interest), and, where no effect is planted, how often the robust "
+                  f"interval at {SENSITIVITY_BOUND:g} holds zero:", "",
+                  "| design | event study | bounds | R | consistent | not supported | with a "
+                  "breakdown value | breakdown: 10% / median / 90% | robust interval holds 0 | "
+                  "bound |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for t in summary["parallel_trends"]:
+            spread = ("—" if t["breakdown_median"] is None else
+                      f"{_g(t['breakdown_q10'])} / {_g(t['breakdown_median'])} / "
+                      f"{_g(t['breakdown_q90'])}")
+            cov = "—" if t["robust_coverage"] is None else f"{t['robust_coverage']:.3f}"
+            bound = "—" if t["coverage_bound"] is None else f"{t['coverage_bound']:.3f}"
+            lines.append(f"| {t['design']} | {t['analysis']} | {t['method'].replace('_', ' ')} | "
+                         f"{t['R']} | {t['consistent']:.3f} | {t['not_supported']:.3f} | "
+                         f"{t['with_breakdown']} | {spread} | {cov} | {bound} |")
+        lines.append("")
+    if summary.get("omitted_variable"):
+        lines += ["Robustness values (Cinelli and Hazlett, classical standard errors) of the "
+                  "linear models' terms:", "",
+                  "| design | test | R | RV: 10% / median / 90% | median RV at alpha | RV at alpha "
+                  "> 0 |", "|---|---|---|---|---|---|"]
+        for o in summary["omitted_variable"]:
+            lines.append(f"| {o['design']} | {o['test']} | {o['R']} | {_g(o['rv_q10'])} / "
+                         f"{_g(o['rv_median'])} / {_g(o['rv_q90'])} | {_g(o['rv_alpha_median'])} "
+                         f"| {o['rv_alpha_positive']:.3f} |")
+        lines.append("")
+    return lines
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -566,6 +764,7 @@ def markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {c['design']} | {c['check']} | {c['R']} | {c['failure_rate']:.3f} | "
                          f"{bound} | {within} | {mean} |")
         lines.append("")
+    lines += referee_markdown(summary)
     if summary["errors"]:
         lines.append("Replicates that failed: " + ", ".join(f"{k}: {v}" for k, v in
                                                              summary["errors"].items()))
@@ -591,7 +790,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                            help="coverage, bias, false flags, verdicts and check rates from CSVs")
     p_sum.add_argument("csv", type=Path, nargs="+")
     p_sum.add_argument("--alpha", type=float, default=0.05)
+    p_up = sub.add_parser("upgrade", help="rewrite an earlier harness's CSV with this one's columns")
+    p_up.add_argument("csv", type=Path, nargs="+")
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except ValueError as exc:  # a CSV this harness cannot append to or rewrite
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "run":
         from fairness_audit.command_errors import say
 
@@ -604,6 +813,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config=args.config, log=say,
                 progress=progress if isinstance(progress, Live) else None)
         print(markdown(summarise([args.out])))
+    elif args.command == "upgrade":
+        for path in args.csv:
+            print(f"{path}: {upgrade(path)} rows rewritten with {len(FIELDS)} columns")
     else:
         print(markdown(summarise(args.csv, alpha=args.alpha)))
     return 0

@@ -80,3 +80,60 @@ def test_summary_reports_check_failure_rates_per_design(tmp_path):
     caught = checks["anticipation", "anticipation (log_duration)"]
     assert caught["failure_rate"] == pytest.approx(0.75) and caught["bound"] is None
     assert caught["mean_estimate"] == pytest.approx(-0.01)
+
+
+def test_referee_summary_counts_bootstrap_breakdown_and_robustness_values(tmp_path):
+    """Bootstrap and analytic rejections, breakdown quantiles, robust coverage and robustness
+    values over replicates whose answers are worked out here."""
+    rows = []
+    for i in range(10):
+        # analytic p below 0.05 in replicates 0-1, bootstrap p in replicates 0-2: agree in 9
+        rows.append({"design": "null", "replicate": i, "kind": "test", "hypothesis": "H5",
+                     "test_id": "H5.primary", "role": "primary", "model": "H5",
+                     "p_value": 0.01 if i < 2 else 0.5, "bootstrap_p": 0.02 if i < 3 else 0.6})
+        reading = "consistent with the concern" if i < 4 else "inconclusive"
+        rows.append({"design": "null", "replicate": i, "kind": "sensitivity", "hypothesis": "H1",
+                     "test_id": "H1.supporting.event", "role": "relative_magnitudes",
+                     "model": "H1_event_log_duration", "verdict": reading,
+                     "breakdown": [0.1, 0.2, 0.3, 0.4][i] if i < 4 else None,
+                     "robust_ci_low": -1.0 if i else 0.5, "robust_ci_high": 1.0,
+                     "target": 0.0, "covered": int(i != 0)})
+        rows.append({"design": "planted", "replicate": i, "kind": "sensitivity",
+                     "hypothesis": "H5", "test_id": "H5.primary", "role": "omitted_variable",
+                     "model": "H5", "robustness_value": 0.01 * (i + 1),
+                     "robustness_value_alpha": 0.0 if i < 5 else 0.005})
+    path = tmp_path / "rows.csv"
+    _write(path, rows)
+    s = summarise([path])
+    (b,) = s["bootstrap"]
+    assert (b["R"], b["analytic_rejects"], b["bootstrap_rejects"]) == (10, 0.2, 0.3)
+    assert b["agree"] == pytest.approx(0.9) and b["bound"] == pytest.approx(rate_bound(10))
+    assert b["within_bound"] is False  # 0.3 > 0.05 + 2.33 sqrt(0.0475 / 10) = 0.211
+    (t,) = s["parallel_trends"]
+    assert t["consistent"] == pytest.approx(0.4) and t["with_breakdown"] == 4
+    assert t["breakdown_median"] == pytest.approx(0.25)
+    assert t["breakdown_q10"] == pytest.approx(0.13) and t["breakdown_q90"] == pytest.approx(0.37)
+    assert t["robust_coverage"] == pytest.approx(0.9)
+    (o,) = s["omitted_variable"]
+    assert o["rv_median"] == pytest.approx(0.055) and o["rv_alpha_positive"] == pytest.approx(0.5)
+    text = markdown(s)
+    assert "| null | H5.primary | 10 | 0.200 | 0.300 | 0.900 | 0.211 | NO |" in text
+    assert "0.13 / 0.25 / 0.37" in text
+
+
+def test_a_csv_of_an_earlier_harness_is_refused_then_upgraded(tmp_path):
+    from fairness_audit.validation import main, run
+
+    old = FIELDS[:FIELDS.index("error") + 1]
+    path = tmp_path / "old.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=old)
+        w.writeheader()
+        w.writerow({k: "" for k in old} | {"design": "null", "replicate": 0, "kind": "test"})
+    with pytest.raises(ValueError, match="missing: bootstrap_p"):
+        run(["null"], 1, path, workers=1)
+    assert main(["upgrade", str(path)]) == 0
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        (row,) = list(reader)
+    assert tuple(reader.fieldnames) == FIELDS and row["design"] == "null" and row["bootstrap_p"] == ""

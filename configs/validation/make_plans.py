@@ -8,6 +8,9 @@ placebo terms) and the guards; no supporting or other robustness tests, no H6, n
   relevance).
 * ``verdicts_earlier_rules.yaml``: the rules before them (fiscal-year and fiscal-month effects,
   no guards, checks judged by significance alone), to record how often they false-flag.
+* ``referee.yaml``: the default plan with what the referee's quantities need (bootstrap
+  p-values, parallel-trends and omitted-variable sensitivity) and without what they do not
+  (the group tables, H6), to record their behaviour on the null and planted designs.
 
 Run from the repository's top folder: ``python configs/validation/make_plans.py``; a test
 checks that the committed files are what this writes.
@@ -76,10 +79,20 @@ def earlier_rules(plan: dict) -> dict:
     return out
 
 
+def referee_plan(plan: dict) -> dict:
+    """The default plan without the group tables and H6, which carry no referee's quantity."""
+    out = copy.deepcopy(plan)
+    out["disparities"] = dict(NO_GROUP_TABLES)
+    del out["hypotheses"]["H6"]
+    out["analyses"] = {k: v for k, v in out["analyses"].items() if v.get("kind") != "judge_variance"}
+    return out
+
+
 def plans() -> dict[str, dict]:
     plan = yaml.safe_load(DEFAULT.read_text())
     verdicts = verdict_plan(plan)
-    return {"verdicts.yaml": verdicts, "verdicts_earlier_rules.yaml": earlier_rules(verdicts)}
+    return {"verdicts.yaml": verdicts, "verdicts_earlier_rules.yaml": earlier_rules(verdicts),
+            "referee.yaml": referee_plan(plan)}
 
 
 def text(name: str, plan: dict) -> str:
