@@ -11,8 +11,6 @@
 """
 
 from __future__ import annotations
-
-import dataclasses
 import datetime as dt
 import json
 import warnings
@@ -227,6 +225,20 @@ def test_first_stage_finds_the_planted_speedup_of_judges_behind_target(planted):
     assert all(r["n_judge_quarters"] > 0 for r in es["series"])
     assert out.checks[0]["kind"] == "pre_trend" and len(out.checks[0]["coefficients"]) == 7
     assert out.scale == "completions per quarter"
+    # its rows are judge-quarters: counted as such, and a term is fragile for its judges only
+    # (each event-time term has one row per judge, far fewer than the 100 a decision-level
+    # term would need)
+    assert all(m["unit"] == "judge-quarters" for m in out.models)
+    assert not any("tiny group" in w for m in out.models for w in m["warnings"])
+    event = spec.model_copy(update={"terms": ("event_time[-8]:pre_policy_gap",
+                                              "event_time[0]:pre_policy_gap")})
+    behind = int((panel.groupby("judge_id")["pre_policy_gap"].first() > 0).sum())
+    assert 10 <= behind < 100  # one row per judge behind target in each event quarter
+    for unit, fragile in (("decisions", True), ("judge-quarters", False)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            notes = fit(build_design(panel, event, unit=unit), name=unit).warnings
+        assert any(f"rests on {behind} {unit} of {behind} judges" in n for n in notes) is fragile
 
 
 def test_dose_response_with_one_bin_is_the_hand_fitted_difference_in_differences(planted):

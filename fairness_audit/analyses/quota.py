@@ -63,6 +63,7 @@ from fairness_audit.models.design import build_design
 
 COMPLETIONS = "completions"  # the first stage's outcome: a judge's completions in a quarter
 FIRST_STAGE_SCALE = "completions per quarter"
+PANEL_UNIT = "judge-quarters"  # what one row of the first stage's panel is (Design.unit)
 # the columns of the judge x quarter panel a fixed effect of the first stage may name
 PANEL_FIXED_EFFECTS = ("judge_id", "court_id", "quarter")
 
@@ -358,8 +359,8 @@ def first_stage(frame: AnalysisFrame, config: AuditConfig, name: str,
 
     sample = _Sample(panel.data)
     try:
-        es = _fit(sample, model(terms), name, config)
-        did = _fit(sample, model([did_term]), f"{name}.did", config)
+        es = _fit(sample, model(terms), name, config, unit=PANEL_UNIT)
+        did = _fit(sample, model([did_term]), f"{name}.did", config, unit=PANEL_UNIT)
     except AuditError as exc:
         if isinstance(exc, NotEstimable):
             raise
@@ -374,7 +375,7 @@ def first_stage(frame: AnalysisFrame, config: AuditConfig, name: str,
     series = event_series(estimates, panel.data["k"].to_numpy(), first=first, last=last,
                           reference=ref, term=term, count="n_judge_quarters")
     pre = pre_policy_terms(estimates, first=first, reference=ref, term=term)
-    design = build_design(panel.data, model(terms), cluster="judge_id") \
+    design = build_design(panel.data, model(terms), cluster="judge_id", unit=PANEL_UNIT) \
         if opts.pretrend_test == "wild_bootstrap" else None
     checks = [_pretrend_check(es, pre, COMPLETIONS, alpha, first, ref, design=design,
                               reps=opts.bootstrap_reps, seed=config.seed, estimates=estimates)]

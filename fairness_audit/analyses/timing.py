@@ -208,8 +208,8 @@ class _Sample:
 
 
 def _fit(sample: _Sample, spec: ModelSpec, name: str, config: AuditConfig, *,
-         classical: bool = False) -> FitResult:
-    design = build_design(sample.data, spec, cluster=config.inference.cluster)
+         classical: bool = False, unit: str = "decisions") -> FitResult:
+    design = build_design(sample.data, spec, cluster=config.inference.cluster, unit=unit)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModelWarning)  # the notes travel in result.warnings
         result = fit(design, name=name, classical=classical)

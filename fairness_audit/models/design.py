@@ -84,6 +84,9 @@ class Design:
     # the variables the terms are products of (frame names, float), aligned with ``data``: the
     # marginal effects need each factor of an interaction on its own
     variables: pd.DataFrame | None = None
+    # what one row is, in words: "decisions", or "judge-quarters" for the first stage's panel
+    # (the fragility notes and the report count rows in this unit)
+    unit: str = "decisions"
 
     @property
     def y(self) -> np.ndarray:
@@ -149,10 +152,11 @@ def fe_name(fe: str) -> str:
 
 
 def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_id",
-                 outcome: str | None = None) -> Design:
+                 outcome: str | None = None, unit: str = "decisions") -> Design:
     """Apply the sample filters, build the term columns and drop rows with missing inputs.
 
-    ``outcome`` overrides the spec's outcome column (used to fit expected outcomes).
+    ``outcome`` overrides the spec's outcome column (used to fit expected outcomes); ``unit``
+    names what one row of ``frame`` is.
     """
     from fairness_audit.errors import NotEstimable
 
@@ -226,4 +230,4 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
     variables = pd.DataFrame({p: rows.loc[data.index, p].astype("float64") for p in names},
                              index=data.index)
     return Design(spec, data, tuple(spec.terms), tuple(fe_cols), cluster, excluded, filter_text,
-                  variables)
+                  variables, unit)

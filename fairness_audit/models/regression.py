@@ -62,6 +62,7 @@ class FitResult:
     extra: dict[str, Any] = field(default_factory=dict)
     # average marginal effects (percentage points) of the requested logit terms
     marginal_effects: tuple[Any, ...] = ()
+    unit: str = "decisions"  # what n_obs counts (Design.unit)
 
     @property
     def df_t(self) -> int:
@@ -99,7 +100,7 @@ class FitResult:
             "formula": self.formula, "fixed_effects": list(self.fixed_effects),
             "cluster": self.cluster, "cov_type": self.cov_type,
             "small_sample_correction": self.small_sample_correction,
-            "n_obs": int(self.n_obs), "n_clusters": int(self.n_clusters),
+            "n_obs": int(self.n_obs), "unit": self.unit, "n_clusters": int(self.n_clusters),
             "sample": {"filter": self.sample_filter, "excluded": dict(self.excluded)},
             "coefficients": coefs, "warnings": list(self.warnings),
             "marginal_effects": [m.to_dict() for m in self.marginal_effects],
@@ -118,6 +119,11 @@ def _engine_formula(design: Design) -> str:
     return f"{design.spec.outcome} ~ {rhs}" + (f" | {fe}" if fe else "")
 
 
+def _cluster_unit(cluster: str) -> str:
+    """What a cluster is, in words: 'judge' for judge_id, 'court' for court_id."""
+    return cluster.removesuffix("_id").replace("_", " ")
+
+
 def _checks(design: Design) -> list[str]:
     notes = []
     y = design.y
@@ -131,17 +137,21 @@ def _checks(design: Design) -> list[str]:
         if y.min() == y.max():
             notes.append(f"outcome '{design.spec.outcome}' takes a single value in the sample")
     n_clusters = design.data[design.cluster].nunique()
+    unit = _cluster_unit(design.cluster)
     if n_clusters < 30:
-        notes.append(f"only {n_clusters} judge clusters: clustered standard errors are unreliable "
-                     f"with fewer than about 30")
+        notes.append(f"only {n_clusters} {unit} clusters ({design.cluster}): clustered standard "
+                     f"errors are unreliable with fewer than about 30")
     clusters = design.data[design.cluster]
+    # a panel (one row per judge and quarter) gives each event-time term one row per judge:
+    # there the judges, not the rows, say how much a term rests on
+    min_rows = MIN_TERM_ROWS if design.unit == "decisions" else 0
     for term in design.terms:
         nonzero = design.data[column_for(term)].to_numpy() != 0
         n_rows, n_cl = int(nonzero.sum()), int(clusters[nonzero].nunique())
-        if n_rows < MIN_TERM_ROWS or n_cl < MIN_TERM_CLUSTERS:
-            notes.append(f"term '{term}' rests on {n_rows} decisions of {n_cl} judges (fewer than "
-                         f"{MIN_TERM_ROWS} decisions or {MIN_TERM_CLUSTERS} judges): a tiny group, "
-                         f"its estimate and standard error are fragile")
+        if n_rows < min_rows or n_cl < MIN_TERM_CLUSTERS:
+            notes.append(f"term '{term}' rests on {n_rows} {design.unit} of {n_cl} {unit}s (fewer "
+                         f"than {min_rows} {design.unit} or {MIN_TERM_CLUSTERS} {unit}s): a tiny "
+                         f"group, its estimate and standard error are fragile")
     return notes
 
 
@@ -283,7 +293,7 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         n_clusters=n_clusters,
         sample_filter=design.filter_text, excluded=excluded, warnings=tuple(notes),
         marginal_effects=marginal, cov_type=cov_type, small_sample_correction=ssc_text,
-        extra={"classical": info["classical"]} if info.get("classical") is not None else {},
+        unit=design.unit, extra={"classical": info["classical"]} if info.get("classical") is not None else {},
     )
 
 
