@@ -146,6 +146,17 @@ class ModelSpec(_Frozen):
     # (docket: all = without special dockets)
     exclude: dict[ExcludeColumn, Literal["all"] | tuple[str, ...]] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _known_samples(self) -> ModelSpec:
+        # the filters are named in the models' module, which imports this one: read at run time
+        from fairness_audit.models.design import SAMPLE_FILTERS
+
+        for name in self.sample:
+            if name not in SAMPLE_FILTERS:
+                raise ValueError(f"sample names '{name}', which is not a sample filter; expected "
+                                 f"one of {sorted(SAMPLE_FILTERS)}")
+        return self
+
 
 class TestSpec(_Frozen):
     id: str

@@ -29,6 +29,11 @@ def test_errors_name_the_key():
         parse_config({"hypotheses": {"H2": {"tests": [{
             "id": "x", "role": "primary", "model": "nope", "term": "t", "concern_sign": -1,
             "sesoi": 0.1, "sesoi_reason": "r"}]}}})
+    with pytest.raises(ConfigError, match=r"key 'models.H2'.*'asylum_only', which is not a sample "
+                                          r"filter; expected one of \[.*'no_asylum_application'"):
+        parse_config({"models": {"H2": {"family": "logit", "outcome": "granted",
+                                        "terms": ["post_policy:quota_shortfall"],
+                                        "sample": ["asylum_only"]}}})
 
 
 def test_missing_file(tmp_path):
