@@ -592,24 +592,35 @@ def _quantile(values: list[float], q: float) -> float:
     return v[lo] + (v[min(lo + 1, len(v) - 1)] - v[lo]) * (pos - lo)
 
 
+def zero_on_the_null(term: str) -> bool:
+    """Whether a term is zero where no effect is planted: the policy and quota-pressure terms
+    (``SimulationParams.null`` zeroes them) are; the group gaps (e.g. ``unrepresented``), which
+    the null keeps, are not."""
+    return any(part in term for part in ("post_policy", "quota_shortfall", "pre_policy_gap"))
+
+
 def referee_summary(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[str, Any]:
     """The referee's quantities over replicates: bootstrap against analytic p-values per test,
     the parallel-trends breakdown values and robust-interval coverage, and the robustness values.
+    On a no-effect design the rejection rates of the terms :func:`zero_on_the_null` are held to
+    the false-flag bound.
 
     Rows of an earlier harness (without these columns) contribute nothing.
     """
     out: dict[str, Any] = {"bootstrap": [], "parallel_trends": [], "omitted_variable": []}
     boot: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    terms: dict[tuple[str, str], str] = {}
     for r in rows:
         if r["kind"] == "test" and _f(r.get("bootstrap_p")) is not None \
                 and _f(r["p_value"]) is not None:
             boot.setdefault((r["design"], r["test_id"]), []).append(
                 (_f(r["p_value"]), _f(r["bootstrap_p"])))
+            terms[r["design"], r["test_id"]] = r["term"]
     for (design, test_id), ps in sorted(boot.items()):
         r_n = len(ps)
         analytic = sum(a < alpha for a, _ in ps) / r_n
         bootstrap = sum(b < alpha for _, b in ps) / r_n
-        bounded = arm_and_scenario(design)[0] == "null"
+        bounded = arm_and_scenario(design)[0] == "null" and zero_on_the_null(terms[design, test_id])
         out["bootstrap"].append({
             "design": design, "test": test_id, "R": r_n, "analytic_rejects": analytic,
             "bootstrap_rejects": bootstrap,

@@ -90,7 +90,12 @@ def test_referee_summary_counts_bootstrap_breakdown_and_robustness_values(tmp_pa
         # analytic p below 0.05 in replicates 0-1, bootstrap p in replicates 0-2: agree in 9
         rows.append({"design": "null", "replicate": i, "kind": "test", "hypothesis": "H5",
                      "test_id": "H5.primary", "role": "primary", "model": "H5",
+                     "term": "post_policy:unrepresented",
                      "p_value": 0.01 if i < 2 else 0.5, "bootstrap_p": 0.02 if i < 3 else 0.6})
+        # a group gap the null keeps: reported, not held to the bound
+        rows.append({"design": "null", "replicate": i, "kind": "test", "hypothesis": "H5",
+                     "test_id": "H5.supporting.gap", "role": "supporting", "model": "H5",
+                     "term": "unrepresented", "p_value": 1e-9, "bootstrap_p": 1e-4})
         reading = "consistent with the concern" if i < 4 else "inconclusive"
         rows.append({"design": "null", "replicate": i, "kind": "sensitivity", "hypothesis": "H1",
                      "test_id": "H1.supporting.event", "role": "relative_magnitudes",
@@ -105,7 +110,9 @@ def test_referee_summary_counts_bootstrap_breakdown_and_robustness_values(tmp_pa
     path = tmp_path / "rows.csv"
     _write(path, rows)
     s = summarise([path])
-    (b,) = s["bootstrap"]
+    b, gap = s["bootstrap"]
+    assert gap["test"] == "H5.supporting.gap" and gap["bootstrap_rejects"] == 1
+    assert gap["bound"] is None and gap["within_bound"] is None
     assert (b["R"], b["analytic_rejects"], b["bootstrap_rejects"]) == (10, 0.2, 0.3)
     assert b["agree"] == pytest.approx(0.9) and b["bound"] == pytest.approx(rate_bound(10))
     assert b["within_bound"] is False  # 0.3 > 0.05 + 2.33 sqrt(0.0475 / 10) = 0.211

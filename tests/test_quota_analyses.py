@@ -11,6 +11,8 @@
 """
 
 from __future__ import annotations
+
+import dataclasses
 import datetime as dt
 import json
 import warnings

@@ -75,3 +75,21 @@ def test_h1_design_checks_hold_their_level(summary):
         for check in ("pre-trend (log_duration)", "anticipation (log_duration)"):
             rate = rates[design, check]
             assert rate["within_bound"], rate
+
+
+@pytest.mark.slow
+def test_bootstrap_p_values_hold_their_level_on_the_null(summary):
+    """The restricted wild cluster bootstrap's p-values reject a term that is zero on the null
+    no more often than the false-flag bound (and so do the analytic ones beside them)."""
+    held = [b for b in summary["bootstrap"] if b["within_bound"] is not None]
+    assert held, "no bootstrap p-value on the null"
+    assert all(b["within_bound"] for b in held), [b for b in held if not b["within_bound"]]
+
+
+@pytest.mark.slow
+def test_parallel_trends_robust_intervals_hold_zero_on_the_null(summary):
+    """Where no effect is planted and trends are parallel, the robust intervals at the recorded
+    bound (wider than the conventional one) hold zero at least as often as coverage asks."""
+    covered = [t for t in summary["parallel_trends"] if t["covered_enough"] is not None]
+    assert covered, "no parallel-trends sensitivity on the null"
+    assert all(t["covered_enough"] for t in covered), [t for t in covered if not t["covered_enough"]]
