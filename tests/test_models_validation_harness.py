@@ -102,6 +102,7 @@ def test_referee_summary_counts_bootstrap_breakdown_and_robustness_values(tmp_pa
                      "model": "H1_event_log_duration", "verdict": reading,
                      "breakdown": [0.1, 0.2, 0.3, 0.4][i] if i < 4 else None,
                      "robust_ci_low": -1.0 if i else 0.5, "robust_ci_high": 1.0,
+                     "ci_low": 0.1 if i < 2 else -0.2, "ci_high": 0.3,
                      "target": 0.0, "covered": int(i != 0)})
         rows.append({"design": "planted", "replicate": i, "kind": "sensitivity",
                      "hypothesis": "H5", "test_id": "H5.primary", "role": "omitted_variable",
@@ -121,6 +122,7 @@ def test_referee_summary_counts_bootstrap_breakdown_and_robustness_values(tmp_pa
     assert t["breakdown_median"] == pytest.approx(0.25)
     assert t["breakdown_q10"] == pytest.approx(0.13) and t["breakdown_q90"] == pytest.approx(0.37)
     assert t["robust_coverage"] == pytest.approx(0.9)
+    assert t["conventional_coverage"] == pytest.approx(0.8)
     (o,) = s["omitted_variable"]
     assert o["rv_median"] == pytest.approx(0.055) and o["rv_alpha_positive"] == pytest.approx(0.5)
     text = markdown(s)

@@ -93,3 +93,6 @@ def test_parallel_trends_robust_intervals_hold_zero_on_the_null(summary):
     covered = [t for t in summary["parallel_trends"] if t["covered_enough"] is not None]
     assert covered, "no parallel-trends sensitivity on the null"
     assert all(t["covered_enough"] for t in covered), [t for t in covered if not t["covered_enough"]]
+    # and the conventional interval of the post-policy average, which the bounds widen
+    low = [t for t in covered if t["conventional_coverage"] < t["coverage_bound"]]
+    assert not low, low
