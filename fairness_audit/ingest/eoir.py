@@ -637,7 +637,9 @@ class _Ingest:
         # Both attributions are computed, so that the metadata can say how many decisions
         # they attribute differently. The case's last proceeding: the highest IDNPROCEEDING
         # of the case among the rows with a valid key (ok_proc), whatever its state; its
-        # judge code (merged) may be empty (then "missing judge").
+        # judge code (merged) may be empty (then "missing judge"). It is computed from the
+        # three columns it needs, not from ``own``: a CTE read twice is materialised, and
+        # ``own`` holds every proceeding with all its columns (memory, spilling at scale).
         self.sql(f"""
             CREATE OR REPLACE TABLE p_class AS
             WITH own AS (
@@ -647,8 +649,10 @@ class _Ingest:
                 {field_expr('nat')} AS nat_eff, {field_expr('lang')} AS lang_eff
               FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code {case_join}
             ), last_judge AS (
-              SELECT idncase, arg_max_null(judge_own, idnproceeding) AS judge_last
-              FROM own GROUP BY idncase
+              SELECT p.idncase,
+                arg_max_null(coalesce(m.merged, p.ij_code), p.idnproceeding) AS judge_last
+              FROM ok_proc p LEFT JOIN judge_merge m ON m.code = p.ij_code
+              GROUP BY p.idncase
             ), p AS (
               SELECT own.*, l.judge_last, {chosen} AS judge_id
               FROM own JOIN last_judge l ON l.idncase = own.idncase
@@ -772,6 +776,9 @@ class _Ingest:
         other = next(r for r in ATTRIBUTION_RULES if r != o.judge_attribution)
         self.say(f"judges attributed by {o.judge_attribution}: {n_differ:,} of {n_dec:,} "
                  f"decisions would have another judge (or none) by {other}")
+        self.data_quality(CASE)
+        self.data_quality(PROCEEDING)
+        self.drop_staged(PROCEEDING)
 
         # ---- secondary tables
         aggregates: dict[str, str] = {}
@@ -795,6 +802,8 @@ class _Ingest:
                 GROUP BY d.idnproceeding
             """)
             aggregates["hearings"] = "agg_hearings"
+            self.data_quality(SCHEDULE)
+            self.drop_staged(SCHEDULE)
         if have[APPLICATION.name]:
             self.check_table(APPLICATION, {
                 "appl_code": "appl_code",
@@ -815,6 +824,8 @@ class _Ingest:
                 GROUP BY d.idnproceeding
             """)
             aggregates["asylum"] = "agg_asylum"
+            self.data_quality(APPLICATION)
+            self.drop_staged(APPLICATION)
         if have[REPS.name]:
             reps_bad = {"E_28_DATE": "e28_raw IS NOT NULL AND e28 IS NULL"}
             self.check_table(REPS, {
@@ -832,6 +843,8 @@ class _Ingest:
                   AND r.idncase IN (SELECT idncase FROM dec)
                 GROUP BY r.idncase
             """)
+            self.data_quality(REPS)
+            self.drop_staged(REPS)
         if have[JUVENILE.name]:
             juv_bad = {"IDNJUVENILE": "idnjuvenile IS NOT NULL AND juv_code IS NULL"}
             self.check_table(JUVENILE, {
@@ -844,6 +857,8 @@ class _Ingest:
                 WHERE idnjuvenile IS NULL
                    OR idnjuvenile NOT IN {_sql_list(o.juvenile_exclude_codes)}
             """)
+            self.data_quality(JUVENILE)
+            self.drop_staged(JUVENILE)
         if have[APPEAL.name]:
             self.check_table(APPEAL, {
                 "category": "upper(category)",
@@ -860,29 +875,37 @@ class _Ingest:
                   AND a.idnproceeding IN (SELECT idnproceeding FROM dec)
                 GROUP BY a.idnproceeding
             """)
-        self.say("data-quality facts")
-        self.data_quality(have)
+            self.data_quality(APPEAL)
+            self.drop_staged(APPEAL)
         return n_dec, self.build_decisions(have)
 
     # ---------------------------------------------------------------- data quality
-    def data_quality(self, have: dict[str, bool]) -> None:
-        """Facts for the ledger that set no row aside (:mod:`fairness_audit.ingest.quality`):
-        orphans, values outside the codebooks, and the latest date of the release."""
-        parents = {  # table -> (parent relation, key, what a row without its parent is)
-            CASE.name: ("ok_proc", "idncase", "case without a proceeding"),
+    def data_quality(self, spec: TableSpec) -> None:
+        """Facts for the ledger that set no row aside (:mod:`fairness_audit.ingest.quality`)
+        about one table: its orphans, its values outside the codebooks, and its latest date
+        (the release's is the latest of all).
+
+        Counted as soon as the table and its parent are read, so that the table's staged rows
+        can be dropped then (:meth:`drop_staged`): the staged tables of a national release do
+        not fit in the engine's memory together, and spilling them costs more than reading.
+        """
+        name = spec.name
+        # p_class holds one row per usable proceeding (a row of ok_proc), with its keys: it
+        # stands for ok_proc as a parent once t_proc is dropped
+        parent, key, what = {  # (parent relation, key, what a row without its parent is)
+            CASE.name: ("p_class", "idncase", "case without a proceeding"),
             PROCEEDING.name: ("ok_case_", "idncase", "proceeding without its case"),
-            APPLICATION.name: ("ok_proc", "idnproceeding", "row without its proceeding"),
-            SCHEDULE.name: ("ok_proc", "idnproceeding", "row without its proceeding"),
-            APPEAL.name: ("ok_proc", "idnproceeding", "row without its proceeding"),
+            APPLICATION.name: ("p_class", "idnproceeding", "row without its proceeding"),
+            SCHEDULE.name: ("p_class", "idnproceeding", "row without its proceeding"),
+            APPEAL.name: ("p_class", "idnproceeding", "row without its proceeding"),
             REPS.name: ("ok_case_", "idncase", "row without its case"),
             JUVENILE.name: ("ok_case_", "idncase", "row without its case"),
-        }
-        for name, (parent, key, what) in parents.items():
-            if have[name]:
-                self.ledger.table(name).orphan_rows(what, quality.count_orphans(
-                    self.con, f"ok_{RELATION[name]}", key, parent))
+        }[name]
+        relation = f"ok_{RELATION[name]}"
+        self.ledger.table(name).orphan_rows(what, quality.count_orphans(
+            self.con, relation, key, parent))
         fallback = {"NAT": ("nat",), "LANG": ("lang",), "CASE_TYPE": ("case_type",)}
-        checks = {
+        sets = {
             CASE.name: {"CUSTODY": ("custody_raw",), PRIORITY_COLUMN: ("priority_code",),
                         **(fallback if self.o.case_field_fallback else {})},
             PROCEEDING.name: {"CUSTODY": ("custody_raw",), "ABSENTIA": ("absentia",),
@@ -890,23 +913,24 @@ class _Ingest:
                               "BASE_CITY_CODE": ("court",),
                               "DEC_CODE": ("case_type", "dec_code")},
             APPLICATION.name: {"APPL_CODE": ("appl_code",), "APPL_DEC": ("appl_dec",)},
-        }
+        }.get(name, {})
         codes = self.codebooks.codes
-        for name, sets in checks.items():
-            if not have[name]:
-                continue
-            counts = quality.value_counts(self.con, f"ok_{RELATION[name]}",
-                                          {k: v for k, v in sets.items() if k in codes})
-            for column, values in counts.items():
-                self.ledger.table(name).outside_codebook(column, quality.outside(
-                    values, codes[column],
-                    only_first=frozenset(self.o.outcomes) if column == "DEC_CODE" else None))
-        dates = [("ok_proc", "comp_date"), ("ok_proc", "osc_date"), ("ok_case_", "e28")]
-        if have[SCHEDULE.name]:
-            dates.append(("ok_sched", "adj_date"))
-        if have[REPS.name]:
-            dates.append(("ok_reps", "e28"))
-        self.latest_date = quality.latest_date(self.con, dates)
+        counts = quality.value_counts(self.con, relation,
+                                      {k: v for k, v in sets.items() if k in codes})
+        for column, values in counts.items():
+            self.ledger.table(name).outside_codebook(column, quality.outside(
+                values, codes[column],
+                only_first=frozenset(self.o.outcomes) if column == "DEC_CODE" else None))
+        dates = {CASE.name: ("e28",), PROCEEDING.name: ("comp_date", "osc_date"),
+                 SCHEDULE.name: ("adj_date",), REPS.name: ("e28",)}.get(name, ())
+        # YYYY-MM-DD: the latest text is the latest date
+        found = quality.latest_date(self.con, [(relation, column) for column in dates])
+        self.latest_date = max((d for d in (self.latest_date, found) if d), default=None)
+
+    def drop_staged(self, spec: TableSpec) -> None:
+        """Drop a table's staged rows once everything read from them is counted (only its
+        aggregate, if any, is joined into the decisions), to free the engine's memory."""
+        self.sql(f"DROP TABLE t_{RELATION[spec.name]}")
 
     # ---------------------------------------------------------------- final tables
     def build_decisions(self, have: dict[str, bool]) -> int:
