@@ -276,17 +276,17 @@ def test_event_study_item_on_the_planted_court(planted_table):
 
 
 def test_grids_are_validated_naming_the_key():
-    from fairness_audit.analyses.timing import EVENT_STUDY_OPTIONS, _options
+    from fairness_audit.analyses.timing import EVENT_STUDY_OPTIONS, design_options
     from fairness_audit.config import AnalysisSpec
     from fairness_audit.errors import ConfigError
 
     spec = AnalysisSpec(kind="event_study", outcome="log_duration",
                         options={"relative_magnitudes": [0, "one"]})
     with pytest.raises(ConfigError, match=r"analyses\.E\.options\.relative_magnitudes: expected"):
-        _options("E", spec, EVENT_STUDY_OPTIONS)
+        design_options("E", spec, EVENT_STUDY_OPTIONS)
     spec = AnalysisSpec(kind="event_study", outcome="log_duration", options={"smoothness": []})
     with pytest.raises(ConfigError, match=r"options\.smoothness: expected a non-empty list"):
-        _options("E", spec, EVENT_STUDY_OPTIONS)
+        design_options("E", spec, EVENT_STUDY_OPTIONS)
 
 
 def test_audit_attaches_items_and_the_report_renders_them(planted_results):

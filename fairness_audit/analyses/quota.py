@@ -39,20 +39,20 @@ import numpy as np
 import pandas as pd
 
 from fairness_audit.analyses.timing import (
-    _estimate,
-    _event_sample,
-    _fit,
-    _judge_counts,
-    _model_entry,
-    _narrow,
-    _Options,
-    _options,
-    _pretrend_check,
-    _Sample,
-    _spec,
+    DesignOptions,
+    DesignSample,
+    design_options,
+    design_spec,
+    event_sample,
     event_series,
     event_terms,
+    fit_sample,
+    judge_counts,
+    model_entry,
+    narrow_frame,
     pre_policy_terms,
+    pretrend_check,
+    term_estimate,
     wald_test,
 )
 from fairness_audit.config import AnalysisSpec, AuditConfig, ModelSpec
@@ -89,8 +89,8 @@ DOSE_RESPONSE_OPTIONS: dict[str, Any] = {
 DID_DESIGN = "difference-in-differences"
 
 
-def _first_stage_options(name: str, spec: AnalysisSpec) -> _Options:
-    opts = _options(name, spec, FIRST_STAGE_OPTIONS)
+def _first_stage_options(name: str, spec: AnalysisSpec) -> DesignOptions:
+    opts = design_options(name, spec, FIRST_STAGE_OPTIONS)
     where = f"analyses.{name}"
     if spec.outcome != COMPLETIONS:
         raise ConfigError(f"{where}.outcome: expected '{COMPLETIONS}' (a judge's completions in a "
@@ -108,11 +108,11 @@ def _first_stage_options(name: str, spec: AnalysisSpec) -> _Options:
         raise ConfigError(f"{where}.options.bootstrap_reps: expected a whole number of at least 1, "
                           f"found {reps!r}")
     # the panel's intensity and engine are fixed: the gap, ordinary least squares
-    return _Options({**opts.values, "intensity": "pre_policy_gap", "family": "ols"})
+    return DesignOptions({**opts.values, "intensity": "pre_policy_gap", "family": "ols"})
 
 
-def _dose_options(name: str, spec: AnalysisSpec) -> _Options:
-    opts = _options(name, spec, DOSE_RESPONSE_OPTIONS)
+def _dose_options(name: str, spec: AnalysisSpec) -> DesignOptions:
+    opts = design_options(name, spec, DOSE_RESPONSE_OPTIONS)
     bins = opts.bins
     where = f"analyses.{name}.options.bins"
     if isinstance(bins, bool):
@@ -129,7 +129,7 @@ def _dose_options(name: str, spec: AnalysisSpec) -> _Options:
     else:
         raise ConfigError(f"{where}: expected a whole number of bins of at least 1 or a list of "
                           f"increasing positive edges, found {bins!r}")
-    return _Options({**opts.values, "intensity": "pre_policy_gap", "family": "ols"})
+    return DesignOptions({**opts.values, "intensity": "pre_policy_gap", "family": "ols"})
 
 
 # --- the judge x quarter panel -----------------------------------------------------------------
@@ -357,17 +357,17 @@ def first_stage(frame: AnalysisFrame, config: AuditConfig, name: str,
                          fixed_effects=tuple(opts.fixed_effects), cov_type=opts.cov_type,
                          cluster="judge_id")
 
-    sample = _Sample(panel.data)
+    sample = DesignSample(panel.data)
     try:
-        es = _fit(sample, model(terms), name, config, unit=PANEL_UNIT)
-        did = _fit(sample, model([did_term]), f"{name}.did", config, unit=PANEL_UNIT)
+        es = fit_sample(sample, model(terms), name, config, unit=PANEL_UNIT)
+        did = fit_sample(sample, model([did_term]), f"{name}.did", config, unit=PANEL_UNIT)
     except AuditError as exc:
         if isinstance(exc, NotEstimable):
             raise
         raise NotEstimable(COMPLETIONS, f"analysis {name}: {exc}") from None
 
-    estimates = {t: _estimate(es, t, 1.0, level) for t in terms if np.isfinite(es.params[t])}
-    estimates[did_term] = _estimate(did, did_term, 1.0, level)
+    estimates = {t: term_estimate(es, t, 1.0, level) for t in terms if np.isfinite(es.params[t])}
+    estimates[did_term] = term_estimate(did, did_term, 1.0, level)
 
     def term(q: int) -> str:
         return f"event_time[{q}]:pre_policy_gap"
@@ -377,16 +377,16 @@ def first_stage(frame: AnalysisFrame, config: AuditConfig, name: str,
     pre = pre_policy_terms(estimates, first=first, reference=ref, term=term)
     design = build_design(panel.data, model(terms), cluster="judge_id", unit=PANEL_UNIT) \
         if opts.pretrend_test == "wild_bootstrap" else None
-    checks = [_pretrend_check(es, pre, COMPLETIONS, alpha, first, ref, design=design,
+    checks = [pretrend_check(es, pre, COMPLETIONS, alpha, first, ref, design=design,
                               reps=opts.bootstrap_reps, seed=config.seed, estimates=estimates)]
     common = {"scale": FIRST_STAGE_SCALE, "policy_date": config.policy.start.isoformat(),
               "intensity": "pre_policy_gap", "completions_counted": frame.completions,
               "workload": frame.workload_source}
     models = [
-        _model_entry(es, analysis=name, outcome=COMPLETIONS, level=level, series=series,
+        model_entry(es, analysis=name, outcome=COMPLETIONS, level=level, series=series,
                      design="first stage event study", reference_quarter=ref,
                      event_quarters=[first, last], panel=panel.summary(), **common),
-        _model_entry(did, analysis=name, outcome=COMPLETIONS, level=level,
+        model_entry(did, analysis=name, outcome=COMPLETIONS, level=level,
                      design=f"first stage {DID_DESIGN}", panel=panel.summary(), **common),
     ]
     if cluster != "judge_id":
@@ -479,14 +479,14 @@ def dose_response(frame: AnalysisFrame, config: AuditConfig, name: str,
 
 
 def _dose_response(frame: AnalysisFrame, config: AuditConfig, name: str, spec: AnalysisSpec,
-                   opts: _Options) -> AnalysisOutput:
+                   opts: DesignOptions) -> AnalysisOutput:
     if spec.outcome not in frame.data.columns:
         raise NotEstimable(spec.outcome, f"analysis {name}")
-    frame = _narrow(frame, config, spec, opts)
+    frame = narrow_frame(frame, config, spec, opts)
     level = config.inference.interval_level
-    scale, factor = scale_of(_spec(spec, opts, []))
+    scale, factor = scale_of(design_spec(spec, opts, []))
     first, last, ref = opts.first_quarter, opts.last_quarter, opts.reference_quarter
-    gap, sample, k, _ = _event_sample(frame, config, opts)
+    gap, sample, k, _ = event_sample(frame, config, opts)
     judge_gap = sample.data.groupby(sample.data["judge_id"].astype(str))["pre_policy_gap"].first()
     if not (judge_gap == 0).any():
         raise NotEstimable("pre_policy_gap", "no judge at or above target before the policy: the "
@@ -510,17 +510,17 @@ def _dose_response(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
     terms = [term(b)(q) for b in present for q in range(first, last + 1) if q != ref]
     did_terms = [f"post_policy:{_bin_term(b)}" for b in present]
     try:
-        es = _fit(sample, _spec(spec, opts, terms), name, config)
-        did = _fit(sample, _spec(spec, opts, did_terms), f"{name}.did", config)
+        es = fit_sample(sample, design_spec(spec, opts, terms), name, config)
+        did = fit_sample(sample, design_spec(spec, opts, did_terms), f"{name}.did", config)
     except AuditError as exc:
         if isinstance(exc, NotEstimable):
             raise
         raise NotEstimable(spec.outcome, f"analysis {name}: {exc}") from None
     estimates: dict[str, Estimate] = {
-        t: _estimate(es, t, factor, level) for t in terms if np.isfinite(es.params[t])}
+        t: term_estimate(es, t, factor, level) for t in terms if np.isfinite(es.params[t])}
     for t in did_terms:
         if np.isfinite(did.params[t]):
-            estimates[t] = _estimate(did, t, factor, level)
+            estimates[t] = term_estimate(did, t, factor, level)
 
     series, records = [], []
     for b in range(1, n_bins + 1):
@@ -555,11 +555,11 @@ def _dose_response(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
     common = {"scale": scale, "policy_date": config.policy.start.isoformat(),
               "intensity": "gap_bin", "bin_rule": bins.rule, "comparison": comparison}
     models = [
-        _model_entry(es, analysis=name, outcome=spec.outcome, level=level, series=series,
+        model_entry(es, analysis=name, outcome=spec.outcome, level=level, series=series,
                      design="dose response event study", reference_quarter=ref,
                      event_quarters=[first, last], bins=records,
-                     judges=_judge_counts(frame, config, gap, sample), **common),
-        _model_entry(did, analysis=name, outcome=spec.outcome, level=level,
+                     judges=judge_counts(frame, config, gap, sample), **common),
+        model_entry(did, analysis=name, outcome=spec.outcome, level=level,
                      design=f"dose response {DID_DESIGN}", dose_response=records, **common),
     ]
     return AnalysisOutput(scale=scale, estimates=estimates, models=models)

@@ -92,7 +92,12 @@ DID_OPTIONS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class _Options:
+class DesignOptions:
+    """An analysis' options (defaults filled in), read as attributes; the timing designs and
+    the quota's first stage and dose response (analyses/quota.py) share it with the other
+    pieces of an event study here (samples, fits, estimates, model entries, the pre-trend
+    check)."""
+
     values: dict[str, Any]
 
     def __getattr__(self, key: str) -> Any:
@@ -102,7 +107,7 @@ class _Options:
             raise AttributeError(key) from None
 
 
-def _options(name: str, spec: AnalysisSpec, defaults: dict[str, Any]) -> _Options:
+def design_options(name: str, spec: AnalysisSpec, defaults: dict[str, Any]) -> DesignOptions:
     unknown = sorted(set(spec.options) - set(defaults))
     if unknown:
         raise ConfigError(f"analyses.{name}.options: unknown key(s) {unknown}; known keys: "
@@ -155,7 +160,7 @@ def _options(name: str, spec: AnalysisSpec, defaults: dict[str, Any]) -> _Option
             raise ConfigError(f"{where}.hiring_class: expected [start, end] dates, found {hc!r}")
         for d in hc:
             _date(d, f"{where}.hiring_class")
-    return _Options(values)
+    return DesignOptions(values)
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -192,22 +197,22 @@ def event_terms(intensity: str, *, first: int, last: int, reference: int) -> lis
 # --- fitting ---------------------------------------------------------------------------------
 
 @dataclass
-class _Sample:
+class DesignSample:
     """Rows a design may use, with the rows the analysis itself left out and why."""
 
     data: pd.DataFrame
     excluded: dict[str, int] = field(default_factory=dict)
 
-    def keep(self, mask: np.ndarray | pd.Series, reason: str) -> _Sample:
+    def keep(self, mask: np.ndarray | pd.Series, reason: str) -> DesignSample:
         mask = np.asarray(mask, dtype=bool)
         out = dict(self.excluded)
         n = int((~mask).sum())
         if n:
             out[reason] = out.get(reason, 0) + n
-        return _Sample(self.data.loc[mask], out)
+        return DesignSample(self.data.loc[mask], out)
 
 
-def _fit(sample: _Sample, spec: ModelSpec, name: str, config: AuditConfig, *,
+def fit_sample(sample: DesignSample, spec: ModelSpec, name: str, config: AuditConfig, *,
          classical: bool = False, unit: str = "decisions") -> FitResult:
     design = build_design(sample.data, spec, cluster=config.inference.cluster, unit=unit)
     with warnings.catch_warnings():
@@ -220,7 +225,7 @@ def _fit(sample: _Sample, spec: ModelSpec, name: str, config: AuditConfig, *,
 
 
 def _intensity_sample(frame: AnalysisFrame, config: AuditConfig, data: pd.DataFrame,
-                      gap: pd.Series, intensity: str, years: tuple[int, int]) -> _Sample:
+                      gap: pd.Series, intensity: str, years: tuple[int, int]) -> DesignSample:
     """Attach the intensity (gap per judge, or below target = gap > 0) and leave out judges
     without one, separating judges who joined on or after the policy date."""
     data = data.copy()
@@ -245,7 +250,7 @@ def _intensity_sample(frame: AnalysisFrame, config: AuditConfig, data: pd.DataFr
                        f"judge without a complete fiscal year in FY{years[0]}-FY{years[1]}")):
         if n:
             excluded[reason] = n
-    return _Sample(data.loc[~missing], excluded)
+    return DesignSample(data.loc[~missing], excluded)
 
 
 def _gap(frame: AnalysisFrame, config: AuditConfig, years: tuple[int, int]) -> pd.Series:
@@ -264,14 +269,14 @@ def _gap(frame: AnalysisFrame, config: AuditConfig, years: tuple[int, int]) -> p
     return gap
 
 
-def _estimate(res: FitResult, term: str, factor: float, level: float) -> Estimate:
+def term_estimate(res: FitResult, term: str, factor: float, level: float) -> Estimate:
     row = res.to_frame(level).set_index("term").loc[term]
     return Estimate(float(row["estimate"]) * factor, float(row["std_error"]) * factor,
                     float(row["ci_low"]) * factor, float(row["ci_high"]) * factor,
                     float(row["p_value"]), int(res.n_obs), res.extra.get("classical"))
 
 
-def _model_entry(res: FitResult, *, analysis: str, outcome: str, level: float,
+def model_entry(res: FitResult, *, analysis: str, outcome: str, level: float,
                  **extra: Any) -> dict[str, Any]:
     entry = res.to_dict(level)
     entry.update({"analysis": analysis, "outcome": outcome, **extra})
@@ -291,7 +296,7 @@ def _single_term_check(name: str, res: FitResult | None, term: str, *, kind: str
         return {"name": name, "kind": kind, "statistic": None, "df": None, "p_value": None,
                 "passed": None, "significant": None, "forces_inconclusive": forces,
                 "note": problem}
-    est = _estimate(res, term, factor, level)
+    est = term_estimate(res, term, factor, level)
     t = est.estimate / est.std_error if est.std_error else float("nan")
     significant = est.p_value < alpha if significant_rule is None else significant_rule(est)
     return {"name": name, "kind": kind, "statistic": float(t), "df": res.df_t,
@@ -325,8 +330,8 @@ _TIMING_COLUMNS = ("judge_id", "court_id", "quarter", "decision_date", "in_windo
                    "quota_shortfall")
 
 
-def _narrow(frame: AnalysisFrame, config: AuditConfig, spec: AnalysisSpec,
-            opts: _Options) -> AnalysisFrame:
+def narrow_frame(frame: AnalysisFrame, config: AuditConfig, spec: AnalysisSpec,
+            opts: DesignOptions) -> AnalysisFrame:
     """The frame with only the columns this design reads: each sample and refit then copies
     a few columns, not the whole table (at national size the copies cost more than the fits)."""
     fes = [p for fe in (*opts.fixed_effects, *opts.extra_fixed_effects) for p in fe.split("^")]
@@ -334,38 +339,38 @@ def _narrow(frame: AnalysisFrame, config: AuditConfig, spec: AnalysisSpec,
     return dataclasses.replace(frame, data=frame.data[[c for c in wanted if c in frame.data.columns]])
 
 
-def _base_sample(frame: AnalysisFrame, config: AuditConfig, opts: _Options,
-                 gap: pd.Series) -> _Sample:
+def _base_sample(frame: AnalysisFrame, config: AuditConfig, opts: DesignOptions,
+                 gap: pd.Series) -> DesignSample:
     data = frame.data
-    first = _Sample(data).keep(data["in_window"].astype(bool).to_numpy(),
+    first = DesignSample(data).keep(data["in_window"].astype(bool).to_numpy(),
                                "outside window or no decision date")
     second = _intensity_sample(frame, config, first.data, gap, opts.intensity,
                                tuple(config.features.intensity_window))
-    return _Sample(*_merge(first, second))
+    return DesignSample(*_merge(first, second))
 
 
-def _merge(first: _Sample, second: _Sample) -> tuple[pd.DataFrame, dict[str, int]]:
+def _merge(first: DesignSample, second: DesignSample) -> tuple[pd.DataFrame, dict[str, int]]:
     excluded = dict(first.excluded)
     for k, n in second.excluded.items():
         excluded[k] = excluded.get(k, 0) + n
     return second.data, excluded
 
 
-def _spec(spec: AnalysisSpec, opts: _Options, terms: list[str]) -> ModelSpec:
+def design_spec(spec: AnalysisSpec, opts: DesignOptions, terms: list[str]) -> ModelSpec:
     return ModelSpec(family=opts.family, outcome=spec.outcome, terms=tuple(terms),
                      fixed_effects=tuple(opts.fixed_effects) + tuple(opts.extra_fixed_effects),
                      sample=tuple(opts.sample),
                      cov_type=opts.cov_type if opts.family == "ols" else "CRV1")
 
 
-def _did(sample: _Sample, spec: AnalysisSpec, opts: _Options, name: str,
+def _did(sample: DesignSample, spec: AnalysisSpec, opts: DesignOptions, name: str,
          config: AuditConfig, *, classical: bool = False) -> FitResult:
-    return _fit(sample, _spec(spec, opts, [f"post_policy:{opts.intensity}"]), name, config,
+    return fit_sample(sample, design_spec(spec, opts, [f"post_policy:{opts.intensity}"]), name, config,
                 classical=classical)
 
 
-def _event_sample(frame: AnalysisFrame, config: AuditConfig,
-                  opts: _Options) -> tuple[pd.Series, _Sample, np.ndarray, list[str]]:
+def event_sample(frame: AnalysisFrame, config: AuditConfig,
+                  opts: DesignOptions) -> tuple[pd.Series, DesignSample, np.ndarray, list[str]]:
     """The event study's intensity, sample (with event-quarter indicators), quarters and terms."""
     first, last, ref = opts.first_quarter, opts.last_quarter, opts.reference_quarter
     gap = _gap(frame, config, tuple(config.features.intensity_window))
@@ -375,11 +380,11 @@ def _event_sample(frame: AnalysisFrame, config: AuditConfig,
     for q in range(first, last + 1):
         data[f"event_time[{q}]"] = (k == q).astype(float)
     terms = event_terms(opts.intensity, first=first, last=last, reference=ref)
-    return gap, _Sample(data, sample.excluded), k, terms
+    return gap, DesignSample(data, sample.excluded), k, terms
 
 
 def _did_sample(frame: AnalysisFrame, config: AuditConfig, spec: AnalysisSpec,
-                opts: _Options) -> tuple[_Sample, dict[str, Any]]:
+                opts: DesignOptions) -> tuple[DesignSample, dict[str, Any]]:
     """The difference-in-differences variant's sample and what the variant changed."""
     gap = _gap(frame, config, tuple(config.features.intensity_window))
     sample = _base_sample(frame, config, opts, gap)
@@ -404,13 +409,13 @@ def primary_designs(frame: AnalysisFrame, config: AuditConfig, name: str) -> lis
     difference-in-differences, or one difference-in-differences variant), without the
     falsification refits: what a reader would fit to reproduce them (benchmarks/bench_audit.py)."""
     spec = config.analyses[name]
-    opts = _options(name, spec, EVENT_STUDY_OPTIONS if spec.kind == "event_study" else DID_OPTIONS)
-    frame = _narrow(frame, config, spec, opts)
-    did_spec = _spec(spec, opts, [f"post_policy:{opts.intensity}"])
+    opts = design_options(name, spec, EVENT_STUDY_OPTIONS if spec.kind == "event_study" else DID_OPTIONS)
+    frame = narrow_frame(frame, config, spec, opts)
+    did_spec = design_spec(spec, opts, [f"post_policy:{opts.intensity}"])
     cluster = config.inference.cluster
     if spec.kind == "event_study":
-        _, sample, _, terms = _event_sample(frame, config, opts)
-        return [(name, build_design(sample.data, _spec(spec, opts, terms), cluster=cluster)),
+        _, sample, _, terms = event_sample(frame, config, opts)
+        return [(name, build_design(sample.data, design_spec(spec, opts, terms), cluster=cluster)),
                 (f"{name}.did", build_design(sample.data, did_spec, cluster=cluster))]
     sample, _ = _did_sample(frame, config, spec, opts)
     return [(name, build_design(sample.data, did_spec, cluster=cluster))]
@@ -420,19 +425,19 @@ def primary_designs(frame: AnalysisFrame, config: AuditConfig, name: str) -> lis
 def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
                 spec: AnalysisSpec) -> AnalysisOutput:
     """Event study, difference-in-differences, pre-trend test and falsification for one outcome."""
-    opts = _options(name, spec, EVENT_STUDY_OPTIONS)
+    opts = design_options(name, spec, EVENT_STUDY_OPTIONS)
     if spec.outcome not in frame.data.columns:
         raise NotEstimable(spec.outcome, f"analysis {name}")
-    frame = _narrow(frame, config, spec, opts)
+    frame = narrow_frame(frame, config, spec, opts)
     level, alpha = config.inference.interval_level, config.inference.alpha
-    scale, factor = scale_of(_spec(spec, opts, []))
+    scale, factor = scale_of(design_spec(spec, opts, []))
     first, last, ref = opts.first_quarter, opts.last_quarter, opts.reference_quarter
     intensity = opts.intensity
 
-    gap, sample, k, terms = _event_sample(frame, config, opts)
+    gap, sample, k, terms = event_sample(frame, config, opts)
 
     try:
-        es = _fit(sample, _spec(spec, opts, terms), name, config)
+        es = fit_sample(sample, design_spec(spec, opts, terms), name, config)
         # the cross-products for the omitted-variable sensitivity when a test of its roles
         # reads this difference-in-differences (sensitivity/omitted_variable.py)
         did = _did(sample, spec, opts, f"{name}.did", config,
@@ -442,9 +447,9 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
             raise
         raise NotEstimable(spec.outcome, f"analysis {name}: {exc}") from None
 
-    estimates = {t: _estimate(es, t, factor, level) for t in terms if np.isfinite(es.params[t])}
+    estimates = {t: term_estimate(es, t, factor, level) for t in terms if np.isfinite(es.params[t])}
     did_term = f"post_policy:{intensity}"
-    estimates[did_term] = _estimate(did, did_term, factor, level)
+    estimates[did_term] = term_estimate(did, did_term, factor, level)
 
     def term(q: int) -> str:
         return f"event_time[{q}]:{intensity}"
@@ -453,16 +458,16 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
     pre = pre_policy_terms(estimates, first=first, reference=ref, term=term)
     design = None
     if opts.pretrend_test == "wild_bootstrap" and opts.family == "ols":
-        design = build_design(sample.data, _spec(spec, opts, terms), cluster=config.inference.cluster)
-    checks = [_pretrend_check(es, pre, spec.outcome, alpha, first, ref, design=design,
+        design = build_design(sample.data, design_spec(spec, opts, terms), cluster=config.inference.cluster)
+    checks = [pretrend_check(es, pre, spec.outcome, alpha, first, ref, design=design,
                               reps=opts.bootstrap_reps, seed=config.seed, estimates=estimates)]
     policy_str = config.policy.start.isoformat()
     models = [
-        _model_entry(es, analysis=name, outcome=spec.outcome, level=level, series=series,
+        model_entry(es, analysis=name, outcome=spec.outcome, level=level, series=series,
                      design="event study", scale=scale, reference_quarter=ref,
                      event_quarters=[first, last], policy_date=policy_str,
-                     intensity=intensity, judges=_judge_counts(frame, config, gap, sample)),
-        _model_entry(did, analysis=name, outcome=spec.outcome, level=level,
+                     intensity=intensity, judges=judge_counts(frame, config, gap, sample)),
+        model_entry(did, analysis=name, outcome=spec.outcome, level=level,
                      design="difference-in-differences", scale=scale, policy_date=policy_str,
                      intensity=intensity),
     ]
@@ -478,8 +483,8 @@ def event_study(frame: AnalysisFrame, config: AuditConfig, name: str,
                           sensitivity=[s for s in sensitivity if s is not None])
 
 
-def _parallel_trends(es: FitResult, sample: _Sample, config: AuditConfig, name: str,
-                     spec: AnalysisSpec, opts: _Options, scale: str,
+def _parallel_trends(es: FitResult, sample: DesignSample, config: AuditConfig, name: str,
+                     spec: AnalysisSpec, opts: DesignOptions, scale: str,
                      factor: float) -> dict[str, Any] | None:
     """The Rambachan-Roth sensitivity item of the event study (sensitivity/parallel_trends.py),
     judged by the test that reads the analysis (or, for an analysis named under a hypothesis'
@@ -552,7 +557,7 @@ def pre_policy_terms(estimates: dict[str, Estimate], *, first: int, reference: i
     return pre
 
 
-def _pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, first: int,
+def pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, first: int,
                     ref: int, *, design: Design | None = None, reps: int = 999,
                     seed: int = 0, estimates: dict[str, Estimate] | None = None) -> dict[str, Any]:
     name = (f"pre-trend ({outcome}): the {len(pre)} pre-policy event-study coefficients "
@@ -584,8 +589,8 @@ def _pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, f
     return check
 
 
-def _judge_counts(frame: AnalysisFrame, config: AuditConfig, gap: pd.Series,
-                  sample: _Sample) -> dict[str, Any]:
+def judge_counts(frame: AnalysisFrame, config: AuditConfig, gap: pd.Series,
+                  sample: DesignSample) -> dict[str, Any]:
     """Judges used and left out of the design, by reason (judges, not decisions)."""
     judges = frame.data.loc[frame.data["in_window"].astype(bool), "judge_id"].astype(str).unique()
     late = joined_on_or_after(frame.workload, to_day(config.policy.start)) \
@@ -599,27 +604,27 @@ def _judge_counts(frame: AnalysisFrame, config: AuditConfig, gap: pd.Series,
 
 # --- falsification ---------------------------------------------------------------------------
 
-def _window_sample(frame: AnalysisFrame, start: dt.date, end: dt.date) -> _Sample:
+def _window_sample(frame: AnalysisFrame, start: dt.date, end: dt.date) -> DesignSample:
     day = day_number(frame.data["decision_date"])
     keep = (day >= to_day(start)) & (day < to_day(end))
-    return _Sample(frame.data).keep(keep, f"outside {start} to {end} (end excluded) or no date")
+    return DesignSample(frame.data).keep(keep, f"outside {start} to {end} (end excluded) or no date")
 
 
-def _after(sample: _Sample, column: str, date: dt.date) -> _Sample:
+def _after(sample: DesignSample, column: str, date: dt.date) -> DesignSample:
     data = sample.data.copy()
     data[column] = (day_number(data["decision_date"]) >= to_day(date)).astype(float)
-    return _Sample(data, sample.excluded)
+    return DesignSample(data, sample.excluded)
 
 
 def _try_fit(sample_fn, spec: ModelSpec, name: str, config: AuditConfig):
     try:
-        return _fit(sample_fn(), spec, name, config), None
+        return fit_sample(sample_fn(), spec, name, config), None
     except AuditError as exc:
         return None, str(exc)
 
 
 def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: AnalysisSpec,
-                   opts: _Options, gap: pd.Series, did: FitResult, factor: float,
+                   opts: DesignOptions, gap: pd.Series, did: FitResult, factor: float,
                    scale: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     level, alpha = config.inference.interval_level, config.inference.alpha
     intensity, outcome = opts.intensity, spec.outcome
@@ -629,17 +634,17 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
     fits: list[FitResult] = []
     extra: dict[str, dict[str, Any]] = {}
 
-    def base(start: dt.date, end: dt.date, g: pd.Series, years: tuple[int, int]) -> _Sample:
+    def base(start: dt.date, end: dt.date, g: pd.Series, years: tuple[int, int]) -> DesignSample:
         first = _window_sample(frame, start, end)
         second = _intensity_sample(frame, config, first.data, g, intensity, years)
-        return _Sample(*_merge(first, second))
+        return DesignSample(*_merge(first, second))
 
     # anticipation: did intensity groups diverge between the memo and the policy date?
-    def memo_sample() -> _Sample:
+    def memo_sample() -> DesignSample:
         return _after(base(window0, policy, gap, tuple(config.features.intensity_window)),
                       "memo", config.policy.memo)
     term = f"memo:{intensity}"
-    res, problem = _try_fit(memo_sample, _spec(spec, opts, [term]), f"{name}.anticipation", config)
+    res, problem = _try_fit(memo_sample, design_spec(spec, opts, [term]), f"{name}.anticipation", config)
     checks.append(_single_term_check(
         f"anticipation ({outcome}): {term} is zero between the memo ({config.policy.memo}) and the "
         f"policy date, on decisions before the policy date", res, term, kind="anticipation",
@@ -660,12 +665,12 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
         label = (f"placebo date {placebo} ({outcome}): {term} is zero (quarters {q0} to {q1}, "
                  f"decisions before {policy}, intensity from FY{years[0]}-FY{years[1]})")
 
-        def placebo_sample(start=start, end=end, years=years, placebo=placebo) -> _Sample:
+        def placebo_sample(start=start, end=end, years=years, placebo=placebo) -> DesignSample:
             return _after(base(start, end, _gap(frame, config, years), years), "post_placebo", placebo)
         if start >= end:
             res, problem = None, f"not estimable: the placebo window {start} to {end} is empty"
         else:
-            res, problem = _try_fit(placebo_sample, _spec(spec, opts, [term]),
+            res, problem = _try_fit(placebo_sample, design_spec(spec, opts, [term]),
                                     f"{name}.placebo_{placebo}", config)
         checks.append(_single_term_check(label, res, term, kind="placebo_date", factor=factor,
                                          level=level,
@@ -682,10 +687,10 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
             continue
         term = f"after_shock:{intensity}"
 
-        def shock_sample(when=when) -> _Sample:
+        def shock_sample(when=when) -> DesignSample:
             return _after(base(window0, policy, gap, tuple(config.features.intensity_window)),
                           "after_shock", when)
-        res, problem = _try_fit(shock_sample, _spec(spec, opts, [term]),
+        res, problem = _try_fit(shock_sample, design_spec(spec, opts, [term]),
                                 f"{name}.shock_{when}", config)
         checks.append(_single_term_check(
             f"concurrent shock {shock} {when} ({outcome}): {term} is zero between {when} and the "
@@ -697,7 +702,7 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
                                "shock": shock}
 
     checks.append(_reversal(frame, config, name, spec, opts, gap, did, factor, fits, extra, base))
-    models = [_model_entry(r, analysis=name, outcome=outcome, level=level, scale=scale,
+    models = [model_entry(r, analysis=name, outcome=outcome, level=level, scale=scale,
                            intensity=intensity, **extra.get(r.name, {})) for r in fits]
     return checks, models
 
@@ -717,10 +722,10 @@ def _reversal(frame, config, name, spec, opts, gap, did, factor, fits, extra, ba
                                   forces=False, problem=f"not estimable: data end before {end}")
     did_sign = np.sign(did.params[f"post_policy:{opts.intensity}"])
 
-    def sample() -> _Sample:
+    def sample() -> DesignSample:
         return _after(base(config.policy.start, _shift_quarters(end, opts.reversal_quarters), gap,
                            tuple(config.features.intensity_window)), "after_suspension", end)
-    res, problem = _try_fit(sample, _spec(spec, opts, [term]), f"{name}.reversal", config)
+    res, problem = _try_fit(sample, design_spec(spec, opts, [term]), f"{name}.reversal", config)
     check = _single_term_check(
         label, res, term, kind="reversal", factor=factor, level=level, alpha=alpha, forces=False,
         problem=problem,
@@ -742,12 +747,12 @@ def _shift_quarters(date: dt.date, quarters: int) -> dt.date:
 def difference_in_differences(frame: AnalysisFrame, config: AuditConfig, name: str,
                               spec: AnalysisSpec) -> AnalysisOutput:
     """``outcome ~ post_policy:<intensity>`` with the plan's fixed effects under one variant."""
-    opts = _options(name, spec, DID_OPTIONS)
+    opts = design_options(name, spec, DID_OPTIONS)
     if spec.outcome not in frame.data.columns:
         raise NotEstimable(spec.outcome, f"analysis {name}")
-    frame = _narrow(frame, config, spec, opts)
+    frame = narrow_frame(frame, config, spec, opts)
     level = config.inference.interval_level
-    scale, factor = scale_of(_spec(spec, opts, []))
+    scale, factor = scale_of(design_spec(spec, opts, []))
     sample, variant = _did_sample(frame, config, spec, opts)
     if len(sample.data) == 0:
         raise NotEstimable(spec.outcome, f"analysis {name}: no decisions left ({sample.excluded})")
@@ -759,10 +764,10 @@ def difference_in_differences(frame: AnalysisFrame, config: AuditConfig, name: s
             raise
         raise NotEstimable(spec.outcome, f"analysis {name}: {exc}") from None
     term = f"post_policy:{opts.intensity}"
-    entry = _model_entry(res, analysis=name, outcome=spec.outcome, level=level,
+    entry = model_entry(res, analysis=name, outcome=spec.outcome, level=level,
                          design="difference-in-differences", scale=scale, intensity=opts.intensity,
                          **variant)
-    return AnalysisOutput(scale=scale, estimates={term: _estimate(res, term, factor, level)},
+    return AnalysisOutput(scale=scale, estimates={term: term_estimate(res, term, factor, level)},
                           models=[entry])
 
 
