@@ -79,6 +79,29 @@ def test_the_stress_tables_of_the_docs_are_what_the_committed_replicates_give():
     assert "| null_shocks | earlier:" in table and "| null_shocks | current:" in table
 
 
+def test_the_referee_tables_of_the_docs_are_what_the_committed_replicates_give():
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("validation_referee",
+                                                  root / "docs" / "validation_referee.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.write(check=True), "run python docs/validation_referee.py"
+    table = module.render()
+    # both designs, each quantity
+    assert "| null | H1.primary |" in table and "| planted | H1.primary |" in table
+    assert "| null | H1_event_log_duration | relative magnitudes |" in table
+
+
+def test_referee_plan_keeps_every_quantity_and_drops_the_group_tables():
+    make = _make_plans()
+    plan = make.plans()["referee.yaml"]
+    assert "H6" not in plan["hypotheses"] and plan["disparities"]["dimensions"] == []
+    assert plan["inference"]["bootstrap"]["reps"] == 9999
+    assert plan["inference"]["omitted_variable"]["roles"]
+    assert all(a.get("options", {}).get("parallel_trends", True)
+               for a in plan["analyses"].values() if a["kind"] == "event_study")
+
+
 def test_guards_at_family_level_recomputed_from_rows_equal_an_audit_run_with_the_option(tmp_path):
     """docs/validation.md's family-level rows are recomputed from audits run with guards at the
     unadjusted level: the recomputation must give what an audit with the option gives."""
