@@ -20,6 +20,9 @@ from pathlib import Path
 from fairness_audit.validation import read_rows, referee_markdown, referee_summary
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the stress tables' script, beside this one, writes the block
+from validation_stress import write_block  # noqa: E402
+
 PAGE = HERE / "validation.md"
 RUN = HERE / "validation_referee.csv.gz"
 BEGIN, END = "<!-- validation_referee:begin -->", "<!-- validation_referee:end -->"
@@ -34,13 +37,7 @@ def render() -> str:
 
 
 def write(check: bool = False) -> bool:
-    page = PAGE.read_text()
-    start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
-    new = page[:start] + "\n" + render() + "\n" + page[end:]
-    if check:
-        return new == page
-    PAGE.write_text(new)
-    return True
+    return write_block(PAGE, BEGIN, END, render(), check=check)
 
 
 if __name__ == "__main__":

@@ -93,14 +93,20 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def write(check: bool = False) -> bool:
-    page = PAGE.read_text()
-    start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
-    new = page[:start] + "\n" + render() + "\n" + page[end:]
+def write_block(path: Path, begin: str, end: str, text: str, *, check: bool = False) -> bool:
+    """Put ``text`` between the markers ``begin`` and ``end`` of ``path``; with ``check``, only
+    say whether it is there already (docs/validation_referee.py writes its block with it)."""
+    page = path.read_text()
+    start, stop = page.index(begin) + len(begin), page.index(end)
+    new = page[:start] + "\n" + text + "\n" + page[stop:]
     if check:
         return new == page
-    PAGE.write_text(new)
+    path.write_text(new)
     return True
+
+
+def write(check: bool = False) -> bool:
+    return write_block(PAGE, BEGIN, END, render(), check=check)
 
 
 if __name__ == "__main__":

@@ -330,10 +330,10 @@ def _done(path: Path) -> set[tuple[str, int]]:
 def upgrade(path: Path) -> int:
     """Rewrite a CSV of an earlier harness with this one's columns (new ones empty); returns
     the number of rows. Columns this harness does not know are refused, not dropped."""
-    rows = read_rows([path])
     with open(path, newline="") as fh:
-        header = next(csv.reader(fh), [])
-    unknown = [f for f in header if f not in FIELDS]
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    unknown = [f for f in reader.fieldnames or [] if f not in FIELDS]
     if unknown:
         raise ValueError(f"{path}: unknown columns {', '.join(unknown)}: not rewritten")
     tmp = path.with_name(path.name + ".tmp")
@@ -592,6 +592,12 @@ def _quantile(values: list[float], q: float) -> float:
     return v[lo] + (v[min(lo + 1, len(v) - 1)] - v[lo]) * (pos - lo)
 
 
+def _spread(name: str, values: list[float]) -> dict[str, float | None]:
+    """``{name}_q10``, ``{name}_median`` and ``{name}_q90`` of the values (None without any)."""
+    return {f"{name}_{key}": _quantile(values, q) if values else None
+            for key, q in (("q10", 0.1), ("median", 0.5), ("q90", 0.9))}
+
+
 def zero_on_the_null(term: str) -> bool:
     """Whether a term is zero where no effect is planted: the policy and quota-pressure terms
     (``SimulationParams.null`` zeroes them) are; the group gaps (e.g. ``unrepresented``), which
@@ -650,9 +656,7 @@ def referee_summary(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[
             "consistent": sum(r["verdict"] == CONCERN for r in rs) / r_n,
             "not_supported": sum(r["verdict"] == "not supported" for r in rs) / r_n,
             "with_breakdown": len(values),
-            "breakdown_median": _quantile(values, 0.5) if values else None,
-            "breakdown_q10": _quantile(values, 0.1) if values else None,
-            "breakdown_q90": _quantile(values, 0.9) if values else None,
+            **_spread("breakdown", values),
             "conventional_coverage": sum(conventional) / len(conventional) if conventional
             else None,
             "robust_coverage": sum(cov) / len(cov) if cov else None,
@@ -664,14 +668,18 @@ def referee_summary(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[
         rv_alpha = [_f(r["robustness_value_alpha"]) for r in rs]
         out["omitted_variable"].append({
             "design": design, "test": test_id, "R": len(rs),
-            "rv_median": _quantile(rv, 0.5), "rv_q10": _quantile(rv, 0.1),
-            "rv_q90": _quantile(rv, 0.9), "rv_alpha_median": _quantile(rv_alpha, 0.5),
+            **_spread("rv", rv), "rv_alpha_median": _quantile(rv_alpha, 0.5),
             "rv_alpha_positive": sum(v > 0 for v in rv_alpha) / len(rv_alpha)})
     return out
 
 
 def _g(x: float | None) -> str:
     return "—" if x is None else f"{x:.3g}"
+
+
+def _yes_no(flag: bool | None) -> str:
+    """A table cell for a pass/fail: yes, NO, or a dash where none applies."""
+    return "—" if flag is None else ("yes" if flag else "NO")
 
 
 def referee_markdown(summary: dict[str, Any]) -> list[str]:
@@ -683,7 +691,7 @@ def referee_markdown(summary: dict[str, Any]) -> list[str]:
                   "| design | test | R | analytic p < alpha | bootstrap p < alpha | agree | bound "
                   "| within bound |", "|---|---|---|---|---|---|---|---|"]
         for b in summary["bootstrap"]:
-            within = "—" if b["within_bound"] is None else ("yes" if b["within_bound"] else "NO")
+            within = _yes_no(b["within_bound"])
             lines.append(f"| {b['design']} | {b['test']} | {b['R']} | {b['analytic_rejects']:.3f} "
                          f"| {b['bootstrap_rejects']:.3f} | {b['agree']:.3f} | "
                          f"{'—' if b['bound'] is None else format(b['bound'], '.3f')} | {within} |")
@@ -763,7 +771,7 @@ def markdown(summary: dict[str, Any]) -> str:
         lines += ["| model | term | R | significant with the confounder's sign | requirement | passed |",
                   "|---|---|---|---|---|---|"]
         for d in summary["design_check"]:
-            passed = "—" if d["passed"] is None else ("yes" if d["passed"] else "NO")
+            passed = _yes_no(d["passed"])
             lines.append(f"| {d['model']} | `{d['term']}` | {d['R']} | "
                          f"{d['share_significant_with_confounder_sign']:.3f} | {d['requirement']} | "
                          f"{passed} |")
@@ -779,7 +787,7 @@ def markdown(summary: dict[str, Any]) -> str:
         lines += ["| design | check | R | failed | bound | within bound | mean estimate |",
                   "|---|---|---|---|---|---|---|"]
         for c in summary["checks"]:
-            within = "—" if c["within_bound"] is None else ("yes" if c["within_bound"] else "NO")
+            within = _yes_no(c["within_bound"])
             bound = "—" if c["bound"] is None else f"{c['bound']:.3f}"
             mean = "—" if c["mean_estimate"] is None else f"{c['mean_estimate']:.4g}"
             lines.append(f"| {c['design']} | {c['check']} | {c['R']} | {c['failure_rate']:.3f} | "

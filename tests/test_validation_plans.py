@@ -14,14 +14,20 @@ from fairness_audit.validation import (
     simulation_params,
 )
 
-PLANS = Path(__file__).resolve().parents[1] / "configs" / "validation"
+ROOT = Path(__file__).resolve().parents[1]
+PLANS = ROOT / "configs" / "validation"
 
 
-def _make_plans():
-    spec = importlib.util.spec_from_file_location("make_plans", PLANS / "make_plans.py")
+def _script(path: Path):
+    """A script of the repository (not a package module), imported from its file."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _make_plans():
+    return _script(PLANS / "make_plans.py")
 
 
 def test_committed_plans_are_what_the_default_plan_gives():
@@ -68,11 +74,7 @@ def test_stress_designs_name_their_arm_and_scenario_with_their_own_seeds():
 
 
 def test_the_stress_tables_of_the_docs_are_what_the_committed_replicates_give():
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("validation_stress",
-                                                  root / "docs" / "validation_stress.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script(ROOT / "docs" / "validation_stress.py")
     assert module.write(check=True), "run python docs/validation_stress.py"
     table = module.render()
     # every design row counts replicates of its own design and rules only
@@ -80,11 +82,7 @@ def test_the_stress_tables_of_the_docs_are_what_the_committed_replicates_give():
 
 
 def test_the_referee_tables_of_the_docs_are_what_the_committed_replicates_give():
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("validation_referee",
-                                                  root / "docs" / "validation_referee.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script(ROOT / "docs" / "validation_referee.py")
     assert module.write(check=True), "run python docs/validation_referee.py"
     table = module.render()
     # both designs, each quantity
