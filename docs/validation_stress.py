@@ -53,13 +53,15 @@ def _replicates(rows, design):
     return out
 
 
-def _share(reps, test_id=None) -> tuple[int, int]:
-    """(audits with a primary test of H1-H5, H7 consistent, audits): any test, or one test."""
-    hits = 0
-    for tests in reps.values():
-        hits += any(t["verdict"] == CONCERN and t["hypothesis"] in FALSE_FLAG_HYPOTHESES
-                    and (test_id is None or t["test_id"] == test_id) for t in tests)
-    return hits, len(reps)
+def _audits(reps, keep) -> int:
+    """Audits with at least one primary test for which ``keep(test)`` holds."""
+    return sum(any(keep(t) for t in tests) for tests in reps.values())
+
+
+def _share(reps) -> tuple[int, int]:
+    """(audits with a primary test of H1-H5, H7 consistent, audits)."""
+    return _audits(reps, lambda t: t["verdict"] == CONCERN
+                   and t["hypothesis"] in FALSE_FLAG_HYPOTHESES), len(reps)
 
 
 def _size(reps) -> str:
@@ -73,8 +75,7 @@ def _size(reps) -> str:
 def _count(reps, prefix: str) -> int:
     """Audits in which a primary test whose id starts with ``prefix`` is consistent (H4: any
     of its group terms)."""
-    return sum(any(t["verdict"] == CONCERN and t["test_id"].startswith(prefix) for t in tests)
-               for tests in reps.values())
+    return _audits(reps, lambda t: t["verdict"] == CONCERN and t["test_id"].startswith(prefix))
 
 
 def _rows() -> dict[str, list]:
@@ -140,8 +141,7 @@ def _significant(test: dict) -> bool:
 
 def _significant_share(reps, prefix: str) -> tuple[int, int]:
     """(audits with a primary test of ``prefix`` significant with the concern's sign, audits)."""
-    return sum(any(t["test_id"].startswith(prefix) and _significant(t) for t in tests)
-               for tests in reps.values()), len(reps)
+    return _audits(reps, lambda t: t["test_id"].startswith(prefix) and _significant(t)), len(reps)
 
 
 def _drop_reason(hypothesis: str, reps, earlier) -> str:
