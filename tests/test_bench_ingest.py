@@ -269,3 +269,19 @@ def test_diff_check_agrees_with_diff_releases_on_new_and_catches_what_disagrees(
         f"{changes['tbl_Court_Appln']['changed']}",
         "changed_keys.parquet: 0 keys NEW was not built with, 1 of NEW's changed keys absent",
     ]
+
+
+def test_the_profile_times_every_statement_of_one_ingest(release, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "profile_ingest", ROOT / "benchmarks" / "profile_ingest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    old, _ = release
+    lines = module.profile(old, tmp_path, top=3)
+    summary = next(line for line in lines if line.startswith("whole ingest:"))
+    # the statements' time is part of the whole; three statements are listed after it
+    total, in_sql = (float(part.split(": ")[-1].rstrip(" s")) for part in
+                     summary.split(";")[:2])
+    assert 0 < in_sql <= total
+    assert len(lines) - lines.index("the 3 slowest statements:") - 1 == 3
+    assert (tmp_path / "eoir.parquet").exists()

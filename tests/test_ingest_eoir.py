@@ -20,6 +20,7 @@ from fairness_audit.ingest.eoir import (
     PROCEEDING,
     ReleaseError,
     default_config_text,
+    engine_connection,
     ingest_eoir,
     load_options,
     read_lookups,
@@ -61,6 +62,26 @@ def ingested(tmp_path_factory, fixture_release):
     out = root / "out" / "eoir.parquet"
     result = ingest_eoir(release, out, options=load_options(judge_merge_file=merge))
     return release, merge, out, result
+
+
+# ------------------------------------------------------------------------------ engine
+def test_rowids_survive_checkpoints_only_in_tables_never_deleted_from(tmp_path):
+    """The duplicate checks hold rowids from one statement to the next (``check_table``), and
+    DuckDB's checkpoints compact a table with deleted rows, renumbering its rowids: so the
+    staged tables are only ever appended to. Both halves, on the engine the ingest opens."""
+    con = engine_connection(load_options(), tmp_path / "spill", progress_bar=False)
+    some = "SELECT rowid, k FROM {} WHERE k % 9973 = 0 ORDER BY k"
+    con.execute("CREATE TABLE appended AS SELECT range AS k FROM range(1000000)")
+    con.execute("INSERT INTO appended SELECT 2000000 + range FROM range(1000)")
+    before = con.execute(some.format("appended")).fetchall()
+    con.execute("CHECKPOINT")
+    assert con.execute(some.format("appended")).fetchall() == before
+    con.execute("CREATE TABLE deleted AS SELECT range AS k FROM range(1000000)")
+    con.execute("DELETE FROM deleted WHERE k % 10 < 7")
+    before = con.execute(some.format("deleted")).fetchall()
+    con.execute("CHECKPOINT")
+    assert con.execute(some.format("deleted")).fetchall() != before
+    con.close()
 
 
 # ------------------------------------------------------------------------------ config

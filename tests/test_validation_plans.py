@@ -81,6 +81,15 @@ def test_the_stress_tables_of_the_docs_are_what_the_committed_replicates_give():
     assert "| null_shocks | earlier:" in table and "| null_shocks | current:" in table
 
 
+def test_section_4_of_the_docs_is_what_the_committed_replicates_give():
+    module = _script(ROOT / "docs" / "validation_whole_plan.py")
+    assert module.write(check=True), "run python docs/validation_whole_plan.py"
+    text = module.reading()
+    # every figure of the reading comes from the summary: the power of each primary test and
+    # the false flags with their bound
+    assert "**Power**" in text and "H1 " in text and "null audits (" in text and "bound" in text
+
+
 def test_the_referee_tables_of_the_docs_are_what_the_committed_replicates_give():
     module = _script(ROOT / "docs" / "validation_referee.py")
     assert module.write(check=True), "run python docs/validation_referee.py"

@@ -73,6 +73,10 @@ KEY_MACRO = ("CREATE OR REPLACE MACRO fa_key(x) AS "
              "CASE WHEN regexp_full_match(x, '[0-9]{1,18}') THEN CAST(x AS BIGINT) END;")
 DUPLICATE_ROW = "duplicate row"
 DUPLICATE_KEY = "conflicting duplicate key"
+# The ``_reason`` of a staged row that was read again (repaired, or read as latin-1): its
+# second reading is appended to the staged table, and this first one is never used nor set
+# aside. Not a set-aside reason; it never leaves the engine.
+READ_AGAIN = "read again"
 
 
 def _codes(value: Any, key: str) -> tuple[str, ...]:
@@ -121,7 +125,7 @@ class EoirOptions:
     judge_attribution: str = "decided_proceeding"
     row_counts_file: str | None = None
     workload_include_before_charging: bool = True
-    memory_limit: str | None = "3GB"
+    memory_limit: str | None = "6GB"
     threads: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -511,7 +515,8 @@ class _Ingest:
               -- the digits of a valid key differ from its text only by leading zeros
               CASE WHEN _k IS NULL OR (starts_with(_key_text, '0') AND _key_text <> '0')
                    THEN _key_text END AS _key_alt,
-              CASE WHEN {key_ok} THEN NULL ELSE '{BAD_KEY}' END AS _reason{',' if flags else ''}
+              CASE WHEN {raw.SET_APART} THEN '{READ_AGAIN}' WHEN {key_ok} THEN NULL
+                   ELSE '{BAD_KEY}' END AS _reason{',' if flags else ''}
               {flags}
             FROM (
               SELECT {spec.key} AS _key_text, fa_key({spec.key}) AS _k,
@@ -528,7 +533,10 @@ class _Ingest:
                                f"({str(exc).splitlines()[0]})") from None
         staged = raw.settle_dirty_rows(self.con, table, rel, f"t_{rel}")
         self.staged[spec.name] = staged
-        self.sql(f"DELETE FROM t_{rel} WHERE {raw.SET_APART}")
+        # The staged table is only ever appended to: the rows read again stay in it, marked
+        # (READ_AGAIN), rather than being deleted, because DuckDB's checkpoints compact a table
+        # with deleted rows and renumber its rowids, which the duplicate checks below hold
+        # from one statement to the next.
         self.sql(f"INSERT INTO t_{rel} {typed_rows(f'fix_{rel}')}")
         self.say(f"  {staged.rows_read:,} rows, {staged.repaired:,} repaired, "
                  f"{staged.malformed:,} malformed")
@@ -561,7 +569,8 @@ class _Ingest:
             INSERT INTO set_aside
             SELECT '{name}', key, '{MALFORMED}', detail FROM bad_{rel}
             UNION ALL
-            SELECT '{name}', {key_text}, _reason, NULL FROM t_{rel} WHERE _reason IS NOT NULL
+            SELECT '{name}', {key_text}, _reason, NULL FROM t_{rel}
+            WHERE _reason IS NOT NULL AND _reason <> '{READ_AGAIN}'
             UNION ALL
             SELECT '{name}', {key_text}, d.reason, NULL
             FROM t_{rel} t JOIN dup_{rel} d ON t.rowid = d.rid
@@ -1154,10 +1163,20 @@ def collect_codebooks(o: EoirOptions, lookups: ReleaseLookups,
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
+#: The in-memory database that holds the work tables (see :func:`engine_connection`).
+WORK_DATABASE = "work"
+
+
 def engine_connection(o: EoirOptions, spill: Path, *,
                       progress_bar: bool) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the options' memory limit and threads, spilling to ``spill``
-    (the ingest's settings, also used by ``diff-releases``)."""
+    (the ingest's settings, also used by ``diff-releases``).
+
+    The work tables go to an attached in-memory database with DuckDB's lightweight
+    compression (``COMPRESS``): the staged tables of a national release then take less of the
+    memory limit and spill less, which is faster at national size (docs/performance.md).
+    A cursor starts on the default database: take one with :func:`engine_cursor`.
+    """
     con = duckdb.connect(":memory:")
     settings: dict[str, Any] = {"temp_directory": str(spill), "preserve_insertion_order": False,
                                 "enable_progress_bar": progress_bar}
@@ -1168,7 +1187,15 @@ def engine_connection(o: EoirOptions, spill: Path, *,
     for key, value in settings.items():
         literal = sql_string(value) if isinstance(value, str) else value
         con.execute(f"SET {key} = {literal}")
+    con.execute(f"ATTACH ':memory:' AS {WORK_DATABASE} (COMPRESS); USE {WORK_DATABASE}")
     return con
+
+
+def engine_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of ``con`` (for another thread) on its work database."""
+    cursor = con.cursor()
+    cursor.execute(f"USE {WORK_DATABASE}")
+    return cursor
 
 
 def ingest_eoir(
@@ -1355,7 +1382,7 @@ def ingest_eoir(
                 lookups_path(paths): {"sources": lookup_sources, **lookups.tables}})
             with files, ThreadPoolExecutor(max_workers=1) as pool:
                 set_aside_path = files.staged(paths.set_aside)
-                set_aside_written = pool.submit(_write_set_aside, con.cursor(), set_aside_path,
+                set_aside_written = pool.submit(_write_set_aside, engine_cursor(con), set_aside_path,
                                                 files.run_id)
                 decisions = decisions_arrow.to_pandas(types_mapper=_types_mapper)
                 del decisions_arrow

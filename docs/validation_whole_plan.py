@@ -1,0 +1,188 @@
+"""Write section 4's results of docs/validation.md (the whole plan at R = 200) from the
+committed replicates.
+
+The rows of every replicate are committed (``docs/validation_replicates.csv.gz``). The tables
+between ``<!-- validation_whole_plan:begin -->`` and its end marker are what ``python -m
+fairness_audit.validation summarise`` prints for them, and the reading above the tables
+(between ``<!-- validation_whole_plan_reading:begin -->`` and its end marker) is written from
+the same summary: every share, range and "within" or "above" the bound it cites::
+
+    python docs/validation_whole_plan.py            # rewrite both blocks
+    python docs/validation_whole_plan.py --check    # compare only; exit 1 on any difference
+
+tests/test_validation_plans.py checks that both blocks are what the committed rows give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fairness_audit.validation import markdown, summarise
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from validation_stress import write_block  # noqa: E402
+
+PAGE = HERE / "validation.md"
+ROWS = HERE / "validation_replicates.csv.gz"
+BEGIN, END = "<!-- validation_whole_plan:begin -->", "<!-- validation_whole_plan:end -->"
+READING_BEGIN = "<!-- validation_whole_plan_reading:begin -->"
+READING_END = "<!-- validation_whole_plan_reading:end -->"
+# a target this close to zero is "no effect planted" (the simulator's zeros come out of its
+# model fits as 1e-16 or so)
+NO_EFFECT = 1e-9
+# the checks that force H1's verdict (section 4, "Design checks of the audit")
+FORCING_PREFIXES = ("pre-trend", "anticipation")
+
+
+def _pct(share: float) -> str:
+    """A share as a percentage, with one decimal only where it needs one."""
+    value = round(100 * share, 1)
+    return f"{value:g}%"
+
+
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return _pct(low) if low == high else f"{_pct(low)}-{_pct(high)}"
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _coverage(summary) -> str:
+    cov = summary["coverage"]
+    below = [c["test"] for c in cov if not c["passed"]]
+    bounds = sorted({f"{c['bound']:.3f}" for c in cov})
+    text = (f"**Coverage**: every tested term's 95% interval covers its target in "
+            f"{_span([c['coverage'] for c in cov])} of the planted replicates (bound "
+            f"{_join(bounds)}")
+    text += ("; every term within it)" if not below
+             else f"; below it: {_join([f'`{t}`' for t in below])})")
+    full = [c for c in cov if c["coverage"] == 1.0]
+    if full:
+        text += (f". The intervals of {_join(sorted({c['model'] for c in full}))} cover in every "
+                 "replicate for "
+                 f"{len(full)} of the {len(cov)} terms: conservative where the standard errors "
+                 "resample judges while the targets are conditional on the judges drawn")
+    return text + "."
+
+
+def _bias(summary) -> str:
+    ts = [abs(c["bias_t"]) for c in summary["coverage"] if c["bias_t"] is not None]
+    worst = max(ts)
+    return (f"**Bias**: no term's mean error exceeds {worst:.1f} of its standard errors across "
+            f"replicates (the slow tests ask at most 4{'' if worst <= 4 else ': not met'}).")
+
+
+def _false_flags(summary) -> str:
+    ff = summary["false_flags"]
+    k = round(ff["rate"] * ff["R"])
+    word = "within" if ff["passed"] else "above"
+    text = (f"**False flags**: {k} of {ff['R']} null audits ({ff['rate']:.3f}; bound "
+            f"{ff['bound']:.3f}, {word} it) had a primary test of H1-H5 or H7 \"consistent "
+            "with the concern\"")
+    h6 = ff["per_test"].get("H6.primary")
+    if h6 is not None:
+        text += (f" (H6 is \"consistent\" in {_pct(h6)} of the null audits: the null keeps the "
+                 "judge spread, and H6 tests that spread; its own calibration is in "
+                 "docs/disparities.md)")
+    return text + "."
+
+
+def _design_check(summary) -> str:
+    rows = summary["design_check"]
+    without = next((r for r in rows if "without judge" in r["model"]
+                    and r["term"] == "quota_shortfall"), None)
+    with_fe = {r["term"]: r for r in rows if "without judge" not in r["model"]}
+    parts = []
+    if without is not None:
+        share = without["share_significant_with_confounder_sign"]
+        parts.append("without judge fixed effects the confounded slope is significant with the "
+                     "confounder's sign in "
+                     + ("every null replicate" if share == 1.0 else f"{_pct(share)} of the "
+                        "null replicates"))
+    named = {"quota_shortfall": "placebo term", "post_policy:quota_shortfall": "primary term"}
+    found = [f"{_pct(r['share_significant_with_confounder_sign'])} ({named.get(term, term)})"
+             for term, r in sorted(with_fe.items(), key=lambda kv: kv[0] != "quota_shortfall")]
+    if found:
+        parts.append(f"with them, in {_join(found)}")
+    return "**Design check**: " + "; ".join(parts) + "."
+
+
+def _power(summary) -> str:
+    targets = {c["test"]: c["mean_target"] for c in summary["coverage"]}
+    planted = [v for v in summary["verdicts"] if v["design"] == "planted"]
+    with_effect, without = [], []
+    for v in planted:
+        target = targets.get(v["test"])
+        if target is not None and abs(target) < NO_EFFECT:
+            without.append(v["consistent"])
+            continue
+        name = v["test"].replace(".primary", "")
+        if name.startswith("H4."):
+            name = f"H4 ({name.split('.', 1)[1]})"
+        with_effect.append(f"{name} {_pct(v['consistent'])}")
+    text = ("**Power** (planted, after adjustment and design checks): "
+            + ", ".join(with_effect))
+    if without:
+        text += (f"; the H4 terms with no planted effect are \"consistent\" in "
+                 f"{_span(without)}")
+    share = {(v["design"], v["test"]): v for v in summary["verdicts"]}
+    h1 = [share.get((d, "H1.primary")) for d in ("planted", "null")]
+    if all(h1):
+        text += (f". H1.primary is \"inconclusive\" in {_pct(h1[0]['inconclusive'])} of the "
+                 f"planted replicates and {_pct(h1[1]['inconclusive'])} of the null ones, "
+                 "because a check it depends on failed")
+    return text + "."
+
+
+def _checks(summary) -> str:
+    forcing = [c for c in summary["checks"] if c["design"] in ("null", "planted")
+               and c["check"].startswith(FORCING_PREFIXES)]
+    if not forcing:
+        return ""
+    above = [f"{c['check']} ({c['design']})" for c in forcing if not c["within_bound"]]
+    bounds = sorted({(c["R"], f"{c['bound']:.3f}") for c in forcing})
+    return ("**Design checks**: on both designs every pre-trend and anticipation check fails in "
+            f"{_span([c['failure_rate'] for c in forcing])} of the replicates (bounds "
+            + _join([f"{b} at R = {r}" for r, b in bounds])
+            + ("; every one within its bound" if not above
+               else f"; above it: {_join(above)}")
+            + "); the placebo-date and shock checks are in the full table below.")
+
+
+def reading(summary=None) -> str:
+    summary = summary or summarise([ROWS])
+    parts = [_coverage(summary), _bias(summary), _false_flags(summary),
+             _design_check(summary), _power(summary), _checks(summary)]
+    return "Reading the tables. " + " ".join(p for p in parts if p)
+
+
+def render(summary=None) -> str:
+    return markdown(summary or summarise([ROWS])).rstrip("\n")
+
+
+def write(check: bool = False) -> bool:
+    summary = summarise([ROWS])
+    tables = write_block(PAGE, BEGIN, END, render(summary), check=check)
+    text = write_block(PAGE, READING_BEGIN, READING_END, reading(summary), check=check)
+    return tables and text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="compare only; exit 1 when the page differs from the rows")
+    args = parser.parse_args(argv)
+    if write(check=args.check):
+        return 0
+    print(f"{PAGE}: section 4 is not what {ROWS.name} gives: run "
+          "python docs/validation_whole_plan.py", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
