@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fairness_audit.config import load_config
 from fairness_audit.validation import (
     CONCERN,
     FALSE_FLAG_HYPOTHESES,
@@ -37,6 +38,8 @@ RULES = {"current": "court x month effects, guards, checks judged by relevance",
          "family": "as current, guards held at the family's level (`inference.guard_level: "
                    "family`; recomputed from the same replicates)",
          "earlier": "fiscal-year and fiscal-month effects, no guards, checks judged by significance"}
+# the verdict-only plan the stress replicates ran (its dates and alpha enter the reading)
+PLAN = load_config(HERE.parent / "configs" / "validation" / "verdicts.yaml")
 BEGIN, END = "<!-- validation_stress:begin -->", "<!-- validation_stress:end -->"
 READING_BEGIN = "<!-- validation_stress_reading:begin -->"
 READING_END = "<!-- validation_stress_reading:end -->"
@@ -133,9 +136,16 @@ def _range(values) -> str:
     return str(values[0]) if len(values) == 1 else f"{values[0]} to {values[-1]}"
 
 
+def _months(start, end) -> int:
+    """Whole calendar months from ``start`` to ``end`` (both first days of a month)."""
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
 def _significant(test: dict) -> bool:
-    """The primary test alone: significant after adjustment with the concern's sign."""
-    return (test["p_adjusted"] not in ("", None) and float(test["p_adjusted"]) < 0.05
+    """The primary test alone: significant after adjustment (the plan's alpha) with the
+    concern's sign."""
+    return (test["p_adjusted"] not in ("", None)
+            and float(test["p_adjusted"]) < PLAN.inference.alpha
             and float(test["estimate"]) * float(test["concern_sign"]) > 0)
 
 
@@ -149,6 +159,7 @@ def _drop_reason(hypothesis: str, reps, earlier) -> str:
     concern's sign (beside the earlier rules' share), and how often its guards then let it
     through."""
     prefix = PRIMARY[hypothesis]
+    policy, guard_end = PLAN.policy, PLAN.models[f"{hypothesis}_before_covid"].end
     significant, n = _significant_share(reps, prefix)
     before, m = _significant_share(earlier, prefix)
     p, q = significant / n, before / m
@@ -158,8 +169,9 @@ def _drop_reason(hypothesis: str, reps, earlier) -> str:
     return (f"in {hypothesis}'s case the primary estimate alone is significant with the "
             f"concern's sign in {_of(significant, n)} audits ({before / m:.1%} under the "
             f"earlier rules: {'within' if close else 'beyond'} two standard errors) and its "
-            f"guards (the decisions before March "
-            f"2020, 17 of the 36 post-policy months; the decisions outside special dockets) "
+            f"guards (the decisions before {guard_end:%B %Y}, "
+            f"{_months(policy.start, guard_end)} of the {_months(policy.start, policy.end)} "
+            "post-policy months; the decisions outside special dockets) "
             f"let {consistent} of them through: the guards are the cost, the price of a verdict "
             f"that a court-level shock cannot produce (the `shocks` rows above)")
 
@@ -305,7 +317,7 @@ def reading(rows: dict[str, list] | None = None) -> str:
         f"* **national** ({judges[0]:,} judges in {courts[0]} courts, "
         f"{min(decisions) / 1e6:.1f} to {max(decisions) / 1e6:.1f} million decisions per primary "
         f"model of H1, H2 and H7; {min(seconds) / 60:.0f} to {max(seconds) / 60:.0f} minutes a "
-        f"replicate, about 10.5 GB, so one worker): {_of(hits('current', 'null_national'), nat_null)} "
+        f"replicate, run with one worker): {_of(hits('current', 'null_national'), nat_null)} "
         "audits of the no-effect arm flagged, and with the planted effects "
         + ", ".join(f"{h} consistent in {k}" for h, k in nat_power.items())
         + f" of {nat_planted} audits. At this size the drift's bias is significant (H1's "
