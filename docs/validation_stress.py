@@ -141,6 +141,14 @@ def _months(start, end) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
+def _lean(reps, test_id: str) -> tuple[float, int]:
+    """(mean estimate of one primary test over a design's audits, the concern's sign)."""
+    rows = [t for tests in reps.values() for t in tests
+            if t["test_id"] == test_id and t["estimate"] not in ("", None)]
+    return (sum(float(t["estimate"]) for t in rows) / len(rows),
+            int(float(rows[0]["concern_sign"])))
+
+
 def _significant(test: dict) -> bool:
     """The primary test alone: significant after adjustment (the plan's alpha) with the
     concern's sign."""
@@ -229,6 +237,12 @@ def reading(rows: dict[str, list] | None = None) -> str:
     h1_half = (float(h1["ci_high"]) - float(h1["ci_low"])) / 2
     nat_null, nat_planted = n("current", "null_national"), n("current", "planted_national")
     nat_power = tests("current", "planted_national", ("H1", "H2", "H7"))
+    nat_hits = hits("current", "null_national")
+    nat_flags = {h: k for h, k in tests("current", "null_national").items() if k}
+    # the flagged hypotheses whose primary estimate leans, on average, toward the concern
+    nat_biased = {h: m for h in nat_flags if h in ("H2", "H7")
+                  for m, sign in [_lean(reps("current", "null_national"), PRIMARY[h])]
+                  if m * sign > 0}
     contract = (nat_null >= 20 and nat_planted >= 20
                 and all(n("current", f"null_{s}") >= 100 for s in ("drift", "shocks", "feedback"))
                 and all(n("current", d) >= 50 for d in planted))
@@ -317,15 +331,24 @@ def reading(rows: dict[str, list] | None = None) -> str:
         f"* **national** ({judges[0]:,} judges in {courts[0]} courts, "
         f"{min(decisions) / 1e6:.1f} to {max(decisions) / 1e6:.1f} million decisions per primary "
         f"model of H1, H2 and H7; {min(seconds) / 60:.0f} to {max(seconds) / 60:.0f} minutes a "
-        f"replicate, run with one worker): {_of(hits('current', 'null_national'), nat_null)} "
-        "audits of the no-effect arm flagged, and with the planted effects "
+        f"replicate, run with one worker): {_of(nat_hits, nat_null)} "
+        "audits of the no-effect arm flagged"
+        + (" (" + ", ".join(f"{h} in {k}" for h, k in nat_flags.items()) + "; "
+           f"{_bound_word(nat_hits, nat_null)})" if nat_flags else "")
+        + ", and with the planted effects "
         + ", ".join(f"{h} consistent in {k}" for h, k in nat_power.items())
         + f" of {nat_planted} audits. At this size the drift's bias is significant (H1's "
         f"estimate is {float(h1['estimate']):+.3f} log-days, interval +/- {h1_half:.4f}, on the "
-        "first replicate) yet far smaller than the smallest effect of interest, so the verdict "
-        "is \"not supported\" (its interval rules out effects that matter), never a false "
+        "first replicate) yet far smaller than the smallest effect of interest, so H1's verdict "
+        "is \"not supported\" (its interval rules out effects that matter), not a false "
         "flag: the relevance of the smallest effect of interest, not the checks, is what holds "
-        "the error rate here.",
+        "H1's error rate here"
+        + ("; a primary test has no such hold, and the drift biases "
+           + " and ".join(f"{h}'s primary estimate toward the concern too (mean {m:+.3f} "
+                          f"log-odds over the {nat_null} no-effect audits)"
+                          for h, m in nat_biased.items())
+           + ": the flags come from that bias" if nat_biased else "")
+        + ".",
     ]
     return "\n".join(out)
 
