@@ -238,6 +238,9 @@ def reading(rows: dict[str, list] | None = None) -> str:
     nat_null, nat_planted = n("current", "null_national"), n("current", "planted_national")
     nat_power = tests("current", "planted_national", ("H1", "H2", "H7"))
     nat_hits = hits("current", "null_national")
+    h1_excludes = _audits(reps("current", "null_national"),
+                          lambda t: t["test_id"] == "H1.primary" and t["ci_low"] not in ("", None)
+                          and (float(t["ci_low"]) > 0 or float(t["ci_high"]) < 0))
     nat_flags = {h: k for h, k in tests("current", "null_national").items() if k}
     # the flagged hypotheses whose primary estimate leans, on average, toward the concern
     nat_biased = {h: m for h in nat_flags if h in ("H2", "H7")
@@ -307,9 +310,9 @@ def reading(rows: dict[str, list] | None = None) -> str:
         f"audits are flagged now ({_bound_word(hits('current', 'null_drift'), nd)}), "
         f"{flagged('earlier', 'null_drift')} before: judged by "
         "significance the placebo term blocked most such verdicts; judged by relevance it passes "
-        "(its deviation is smaller than the smallest effect of interest). At national size the "
-        "same bias is significant in nearly every audit and what holds the error rate there is "
-        "the smallest effect of interest (below).",
+        "(its deviation is smaller than the smallest effect of interest). At national size "
+        f"H1's primary interval excludes zero in {_of(h1_excludes, nat_null)} no-effect audits, "
+        "and what holds H1's error rate there is the smallest effect of interest (below).",
         f"* **blocked before, found now**: with the planted effects, `shocks` under the earlier "
         f"rules gave H2 and H7 \"consistent\" in {es['H2']} and {es['H7']} of "
         f"{n('earlier', 'planted_shocks')} audits (the placebo terms, picking up the shocks, "
