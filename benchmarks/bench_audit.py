@@ -43,6 +43,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "docs"))
+import marked_block  # noqa: E402
+
 EXTRA_NATIONALITIES = 185
 EXTRA_SHARE = 0.2
 
@@ -214,19 +217,14 @@ def readme_rows(result: dict) -> str:
             + verdict(result))
 
 
-DOCS_BEGIN, DOCS_END = "<!-- bench_audit:begin -->", "<!-- bench_audit:end -->"
-
-
-def _replace_block(path: Path, block: str) -> None:
-    head, rest = path.read_text().split(DOCS_BEGIN, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    path.write_text(f"{head}{DOCS_BEGIN}\n{block}{DOCS_END}{tail}")
+BLOCK = "bench_audit"  # its markers in the pages: docs/marked_block.py
+DOCS_BEGIN, DOCS_END = marked_block.markers(BLOCK)
 
 
 def write_docs(result: dict, root: Path = HERE.parent) -> None:
     """Put this run's tables into docs/performance.md and the README, between their markers."""
-    _replace_block(root / "docs" / "performance.md", markdown(result))
-    _replace_block(root / "README.md", readme_rows(result))
+    marked_block.write(root / "docs" / "performance.md", BLOCK, markdown(result))
+    marked_block.write(root / "README.md", BLOCK, readme_rows(result))
 
 
 def _ordered(stages: list[dict]) -> list[dict]:

@@ -50,6 +50,8 @@ from pathlib import Path
 import duckdb
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "docs"))
+import marked_block  # noqa: E402
 
 ROWS_2021 = {
     "A_TblCase": 7_390_042,
@@ -765,19 +767,14 @@ def readme_block(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-DOCS_BEGIN, DOCS_END = "<!-- bench_ingest:begin -->", "<!-- bench_ingest:end -->"
-
-
-def _replace_block(path: Path, block: str) -> None:
-    head, rest = path.read_text().split(DOCS_BEGIN, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    path.write_text(f"{head}{DOCS_BEGIN}\n{block}{DOCS_END}{tail}")
+BLOCK = "bench_ingest"  # its markers in the pages: docs/marked_block.py
+DOCS_BEGIN, DOCS_END = marked_block.markers(BLOCK)
 
 
 def write_docs(results: dict, root: Path = HERE.parent) -> None:
     """Put the results into docs/performance.md and the README, between their markers."""
-    _replace_block(root / "docs" / "performance.md", markdown(results))
-    _replace_block(root / "README.md", readme_block(results))
+    marked_block.write(root / "docs" / "performance.md", BLOCK, markdown(results))
+    marked_block.write(root / "README.md", BLOCK, readme_block(results))
 
 
 def _write_atomic(path: Path, text: str) -> None:

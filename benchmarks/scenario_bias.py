@@ -50,9 +50,13 @@ from fairness_audit.simulate import Simulation, SimulationParams, simulate
 from fairness_audit.truth import causal_effects, model_targets
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs"))
+import marked_block  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "scenario_bias.json"
 DOCS = ROOT / "docs" / "simulator.md"
-BEGIN, END = "<!-- scenario_bias:begin -->", "<!-- scenario_bias:end -->"
+BLOCK = "scenario_bias"  # its markers in docs/simulator.md: docs/marked_block.py
+BEGIN, END = marked_block.markers(BLOCK)
 SCENARIOS = ("none", "drift", "shocks", "feedback")
 TERM = {"H1": "post_policy:pre_policy_gap", "H2": "post_policy:quota_shortfall",
         "H7": "post_policy:quota_shortfall"}
@@ -217,10 +221,7 @@ def write(part: str, value: dict) -> None:
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     text = markdown(result)
     RESULTS.with_suffix(".md").write_text(text)
-    docs = DOCS.read_text(encoding="utf-8")
-    head, rest = docs.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOCS.write_text(f"{head}{BEGIN}\n{text}{END}{tail}", encoding="utf-8")
+    marked_block.write(DOCS, BLOCK, text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,9 @@ from fairness_audit.report.numbers import fmt
 from fairness_audit.report.render import REPORT_FILES, findings_lines
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs"))
+import marked_block  # noqa: E402
+
 EXTRACT = ROOT / "docs" / "demo_results.json"
 DEMO_CONFIG = ROOT / "configs" / "demo.yaml"
 # the files whose blocks this script writes; a block name may appear in several of them
@@ -48,9 +51,7 @@ JUDGES_OUT = "out/judges_trac"
 MIN_JUDGES = 20  # group rates are checked against the truth for groups decided by this many judges
 
 
-def markers(name: str) -> tuple[str, str]:
-    """The begin and end markers of the block ``name`` (e.g. ``demo:run``)."""
-    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+markers = marked_block.markers
 
 
 # ------------------------------------------------------------------------------ extract
@@ -228,27 +229,10 @@ def blocks(quoted: dict[str, Any]) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------ documents
-def block_text(text: str, name: str) -> list[str]:
-    """The text between each pair of ``name``'s markers in ``text`` (in order)."""
-    begin, end = markers(name)
-    found = []
-    for piece in text.split(begin)[1:]:
-        if end not in piece:
-            raise SystemExit(f"{name}: a begin marker without its end marker")
-        found.append(piece.split(end, 1)[0].removeprefix("\n"))
-    return found
-
-
 def replace_blocks(text: str, rendered: dict[str, str]) -> str:
     """``text`` with every block's content replaced by its rendering."""
     for name, body in rendered.items():
-        begin, end = markers(name)
-        pieces = text.split(begin)
-        out = [pieces[0]]
-        for piece in pieces[1:]:
-            _, tail = piece.split(end, 1)
-            out.append(f"{begin}\n{body}{end}{tail}")
-        text = "".join(out)
+        text = marked_block.replace(text, name, body)
     return text
 
 
@@ -259,7 +243,7 @@ def stale(root: Path, rendered: dict[str, str]) -> list[str]:
     for doc in DOCUMENTS:
         text = (root / doc).read_text(encoding="utf-8")
         for name, body in rendered.items():
-            for found in block_text(text, name):
+            for found in marked_block.contents(text, name):
                 seen.add(name)
                 if found != body:
                     problems.append(f"{doc}: block {name} is not what {EXTRACT.name} renders")
@@ -275,9 +259,7 @@ def write_documents(root: Path, rendered: dict[str, str]) -> list[Path]:
         text = path.read_text(encoding="utf-8")
         new = replace_blocks(text, rendered)
         if new != text:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(new, encoding="utf-8")
-            os.replace(tmp, path)
+            marked_block.write_page(path, new)
             changed.append(path)
     return changed
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -39,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs"))
+import marked_block  # noqa: E402
+
 IMAGE = ROOT / "docs" / "images" / "brief.png"
 PRINTED = ROOT / "docs" / "demo_print.json"
 REPORT_DOC = ROOT / "docs" / "report.md"
@@ -190,22 +192,6 @@ def print_block(printed: dict[str, Any]) -> str:
             f"{', '.join(named)}.\n")
 
 
-def _replace_block(path: Path, body: str) -> bool:
-    begin, end = f"<!-- {BLOCK}:begin -->", f"<!-- {BLOCK}:end -->"
-    text = path.read_text(encoding="utf-8")
-    if text.count(begin) != 1 or text.count(end) != 1:
-        raise SystemExit(f"{path}: expected one {begin} ... {end} block")
-    head, rest = text.split(begin, 1)
-    tail = rest.split(end, 1)[1]
-    new = f"{head}{begin}\n{body}{end}{tail}"
-    if new == text:
-        return False
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo", nargs="?", type=Path, default=ROOT / "out" / "demo",
@@ -223,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     printed = print_pages(report / "report.html")
     PRINTED.write_text(json.dumps(printed, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {PRINTED.relative_to(ROOT)}")
-    if _replace_block(REPORT_DOC, print_block(printed)):
+    if not marked_block.write(REPORT_DOC, BLOCK, print_block(printed)):
         print(f"wrote {REPORT_DOC.relative_to(ROOT)}")
     return 0
 

@@ -20,12 +20,12 @@ from pathlib import Path
 from fairness_audit.validation import read_rows, referee_markdown, referee_summary
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # the stress tables' script, beside this one, writes the block
-from validation_stress import write_block  # noqa: E402
+sys.path.insert(0, str(HERE))
+import marked_block  # noqa: E402
 
 PAGE = HERE / "validation.md"
 RUN = HERE / "validation_referee.csv.gz"
-BEGIN, END = "<!-- validation_referee:begin -->", "<!-- validation_referee:end -->"
+BLOCK = "validation_referee"
 
 
 def render() -> str:
@@ -37,7 +37,7 @@ def render() -> str:
 
 
 def write(check: bool = False) -> bool:
-    return write_block(PAGE, BEGIN, END, render(), check=check)
+    return marked_block.write(PAGE, BLOCK, render() + "\n", check=check) or not check
 
 
 if __name__ == "__main__":

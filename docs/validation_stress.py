@@ -29,6 +29,9 @@ from fairness_audit.validation import (
 )
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import marked_block  # noqa: E402
+
 PAGE = HERE / "validation.md"
 RUNS = {"current": HERE / "validation_stress.csv.gz",
         "earlier": HERE / "validation_stress_earlier_rules.csv.gz"}
@@ -40,9 +43,7 @@ RULES = {"current": "court x month effects, guards, checks judged by relevance",
          "earlier": "fiscal-year and fiscal-month effects, no guards, checks judged by significance"}
 # the verdict-only plan the stress replicates ran (its dates and alpha enter the reading)
 PLAN = load_config(HERE.parent / "configs" / "validation" / "verdicts.yaml")
-BEGIN, END = "<!-- validation_stress:begin -->", "<!-- validation_stress:end -->"
-READING_BEGIN = "<!-- validation_stress_reading:begin -->"
-READING_END = "<!-- validation_stress_reading:end -->"
+BLOCK, READING_BLOCK = "validation_stress", "validation_stress_reading"  # docs/marked_block.py
 PRIMARY = {"H1": "H1.primary", "H2": "H2.primary", "H3": "H3.primary", "H4": "H4.primary",
            "H5": "H5.primary", "H7": "H7.primary"}
 
@@ -109,18 +110,6 @@ def render(rows: dict[str, list] | None = None) -> str:
             lines.append(f"| {design} | {rules}: {RULES[rules]} | {_size(reps)} | {n} "
                          f"| {hits}/{n} = {hits / n:.2f} | {bound} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def write_block(path: Path, begin: str, end: str, text: str, *, check: bool = False) -> bool:
-    """Put ``text`` between the markers ``begin`` and ``end`` of ``path``; with ``check``, only
-    say whether it is there already (docs/validation_referee.py writes its block with it)."""
-    page = path.read_text()
-    start, stop = page.index(begin) + len(begin), page.index(end)
-    new = page[:start] + "\n" + text + "\n" + page[stop:]
-    if check:
-        return new == page
-    path.write_text(new)
-    return True
 
 
 def _of(k: int, n: int) -> str:
@@ -358,9 +347,9 @@ def reading(rows: dict[str, list] | None = None) -> str:
 
 def write(check: bool = False) -> bool:
     rows = _rows()
-    table = write_block(PAGE, BEGIN, END, render(rows), check=check)
-    text = write_block(PAGE, READING_BEGIN, READING_END, reading(rows), check=check)
-    return table and text
+    table = marked_block.write(PAGE, BLOCK, render(rows) + "\n", check=check)
+    text = marked_block.write(PAGE, READING_BLOCK, reading(rows) + "\n", check=check)
+    return (table and text) or not check
 
 
 if __name__ == "__main__":

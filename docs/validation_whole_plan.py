@@ -23,13 +23,11 @@ from fairness_audit.validation import markdown, summarise
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from validation_stress import write_block  # noqa: E402
+import marked_block  # noqa: E402
 
 PAGE = HERE / "validation.md"
 ROWS = HERE / "validation_replicates.csv.gz"
-BEGIN, END = "<!-- validation_whole_plan:begin -->", "<!-- validation_whole_plan:end -->"
-READING_BEGIN = "<!-- validation_whole_plan_reading:begin -->"
-READING_END = "<!-- validation_whole_plan_reading:end -->"
+BLOCK, READING_BLOCK = "validation_whole_plan", "validation_whole_plan_reading"
 # a target this close to zero is "no effect planted" (the simulator's zeros come out of its
 # model fits as 1e-16 or so)
 NO_EFFECT = 1e-9
@@ -167,9 +165,9 @@ def render(summary=None) -> str:
 
 def write(check: bool = False) -> bool:
     summary = summarise([ROWS])
-    tables = write_block(PAGE, BEGIN, END, render(summary), check=check)
-    text = write_block(PAGE, READING_BEGIN, READING_END, reading(summary), check=check)
-    return tables and text
+    tables = marked_block.write(PAGE, BLOCK, render(summary) + "\n", check=check)
+    text = marked_block.write(PAGE, READING_BLOCK, reading(summary) + "\n", check=check)
+    return (tables and text) or not check
 
 
 def main(argv: list[str] | None = None) -> int:

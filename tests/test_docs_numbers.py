@@ -39,6 +39,7 @@ def _screenshot():
 
 
 screenshot = _screenshot()
+marked_block = sys.modules["marked_block"]  # docs/marked_block.py, which the scripts import
 
 
 def _quoted() -> dict:
@@ -57,7 +58,7 @@ def test_every_block_is_what_the_committed_extract_renders():
             expected = 1 if doc in docs else 0
             assert (text.count(begin), text.count(end)) == (expected, expected), (doc, name)
             if expected:
-                assert excerpt.block_text(text, name) == [rendered[name]]
+                assert marked_block.contents(text, name) == [rendered[name]]
 
 
 def test_the_places_that_quote_one_test_agree():
@@ -126,7 +127,7 @@ def test_a_hand_edit_inside_a_block_is_found(tmp_path):
     text = f"before\n{begin}\nold words\n{end}\nafter\n"
     new = excerpt.replace_blocks(text, rendered)
     assert new == f"before\n{begin}\n{rendered['demo:h5']}{end}\nafter\n"
-    assert excerpt.block_text(new, "demo:h5") == [rendered["demo:h5"]]
+    assert marked_block.contents(new, "demo:h5") == [rendered["demo:h5"]]
     for doc in excerpt.DOCUMENTS:
         (tmp_path / doc).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / doc).write_text("", encoding="utf-8")
@@ -136,11 +137,30 @@ def test_a_hand_edit_inside_a_block_is_found(tmp_path):
     assert "block demo:run: in none of README.md, docs/disparities.md, docs/judges.md" in problems
 
 
+def test_every_script_writes_its_block_alike(tmp_path):
+    """docs/marked_block.py: the block's text replaced, every copy of it, the rest untouched;
+    a check writes nothing; a page without the block is an error naming both."""
+    begin, end = marked_block.markers("x")
+    page = tmp_path / "page.md"
+    page.write_text(f"a\n{begin}\nold\n{end}\nb\n{begin}\nold\n{end}\n", encoding="utf-8")
+    assert not marked_block.write(page, "x", "new\n", check=True)
+    assert "new" not in page.read_text(encoding="utf-8")
+    assert not marked_block.write(page, "x", "new\n")
+    assert page.read_text(encoding="utf-8") == f"a\n{begin}\nnew\n{end}\nb\n{begin}\nnew\n{end}\n"
+    assert marked_block.write(page, "x", "new\n", check=True)
+    assert marked_block.contents(page.read_text(encoding="utf-8"), "x") == ["new\n", "new\n"]
+    with pytest.raises(SystemExit, match="page.md: expected a block <!-- y:begin -->"):
+        marked_block.write(page, "y", "new\n")
+    page.write_text(f"{begin}\nno end\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="page.md: expected a block"):
+        marked_block.write(page, "x", "new\n")
+
+
 # ------------------------------------------------------------------------------ the printed report
 def test_the_print_block_is_what_the_committed_page_ranges_render():
     printed = json.loads(screenshot.PRINTED.read_text(encoding="utf-8"))
     text = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
-    assert excerpt.block_text(text, screenshot.BLOCK) == [screenshot.print_block(printed)], \
+    assert marked_block.contents(text, screenshot.BLOCK) == [screenshot.print_block(printed)], \
         "rerun: make screenshot"
     # the ranges tile the document: from page 1 to the last, each part after the one before
     parts = printed["parts"]
