@@ -16,6 +16,7 @@ tests/test_validation_plans.py checks that the block is what the committed rows 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(HERE))
 import marked_block  # noqa: E402
 
 PAGE = HERE / "validation.md"
+SCENARIO_BIAS = HERE.parent / "benchmarks" / "results" / "scenario_bias.json"
 RUNS = {"current": HERE / "validation_stress.csv.gz",
         "earlier": HERE / "validation_stress_earlier_rules.csv.gz"}
 # section 4's replicates (the whole plan at R = 200, the rules before section 5's)
@@ -173,6 +175,24 @@ def _drop_reason(hypothesis: str, reps, earlier) -> str:
             f"that a court-level shock cannot produce (the `shocks` rows above)")
 
 
+def _drift_bias() -> tuple[float, float]:
+    """The range of H2's and H7's pseudo-true values under ``drift`` with the plan's primary
+    specification, in units of the smallest effect of interest and with the concern's sign
+    (benchmarks/scenario_bias.py, which docs/simulator.md shows)."""
+    rows = json.loads(SCENARIO_BIAS.read_text())["scenarios"]["rows"]
+    ratios = [r["concern_sign"] * sum(r["targets"]) / len(r["targets"]) / r["sesoi"]
+              for r in rows if r["scenario"] == "drift" and r["hypothesis"] in ("H2", "H7")
+              and r["specification"].startswith("plan:")]
+    return min(ratios), max(ratios)
+
+
+def _rate_with_guards(alpha: float, guards: int) -> float:
+    """The chance of a false flag when ``guards`` hypotheses are decided by one-sided guard
+    tests at alpha / 2 each, beside the family's own alpha: 1 - (1 - alpha)(1 - alpha/2)^guards
+    (independent tests; an argument for the order of magnitude, not a measurement)."""
+    return 1 - (1 - alpha) * (1 - alpha / 2) ** guards
+
+
 def reading(rows: dict[str, list] | None = None) -> str:
     """The reading of the tables, with every figure taken from the rows."""
     rows = rows or _rows()
@@ -212,6 +232,7 @@ def reading(rows: dict[str, list] | None = None) -> str:
     drops = {h: whole_share[h] - power_now[h] for h in PRIMARY}
     big_drops = [h for h in PRIMARY if drops[h] > 0.10]
     shocks, nshocks = hits("current", "null_shocks"), n("current", "null_shocks")
+    drift_low, drift_high = _drift_bias()
     fam_shocks = hits("family", "null_shocks")
     left = tests("current", "null_shocks")
     national = [t for d in ("null_national", "planted_national")
@@ -272,8 +293,10 @@ def reading(rows: dict[str, list] | None = None) -> str:
            "H7's primary estimates toward the concern (and H4's detained term away from it), so "
            "their adjusted p-values are near zero whatever the truth, and what is left to stop "
            "a false flag is the guard without special dockets, tested at alpha (one-sided, "
-           "2.5%) outside the family's adjustment; with two such hypotheses beside the family's "
-           "own 5%, the audit's rate is about 10%, and the biased tests also count as "
+           f"{PLAN.inference.alpha / 2:.1%}) outside the family's adjustment; with two such "
+           f"hypotheses beside the family's own {PLAN.inference.alpha:.0%}, the audit's rate can "
+           f"reach about {_rate_with_guards(PLAN.inference.alpha, 2):.0%} (1 - (1 - alpha)"
+           "(1 - alpha/2)^2, for independent tests), and the biased tests also count as "
            "discoveries in the Benjamini-Hochberg step-up, which lowers the bar for the rest "
            "(H4's juvenile term among them)." if shocks / nshocks > rate_bound(nshocks) else "")
         + " Holding the guards at the family's level (`inference.guard_level: family`, "
@@ -294,8 +317,9 @@ def reading(rows: dict[str, list] | None = None) -> str:
         "cases...\", in H2's limitations; H7's name the same mechanism for no-shows); on such "
         "data the audit's \"consistent with the concern\" is only as good as that assumption.",
         "* **drift**: judge trends that rise with the pre-policy gap, each below a tenth of the "
-        "smallest effect of interest a year, add up to about a third of it in H2's and H7's "
-        f"pseudo-true values (docs/simulator.md). {flagged('current', 'null_drift')} "
+        f"smallest effect of interest a year, add up to {drift_low:.2f}-{drift_high:.2f} of it "
+        "in H2's and H7's pseudo-true values with the primary specification (docs/simulator.md, "
+        f"benchmarks/scenario_bias.py). {flagged('current', 'null_drift')} "
         f"audits are flagged now ({_bound_word(hits('current', 'null_drift'), nd)}), "
         f"{flagged('earlier', 'null_drift')} before: judged by "
         "significance the placebo term blocked most such verdicts; judged by relevance it passes "
