@@ -1,4 +1,5 @@
-"""Two audits of the same inputs in two processes give identical outputs.
+"""Two audits of the same inputs in two processes give identical outputs, the creation time
+apart, which SOURCE_DATE_EPOCH fixes.
 
 The second audit runs in a fresh process with another string-hash seed and another working
 folder, and the same BLAS thread settings (another number of BLAS threads changes last digits;
@@ -45,8 +46,10 @@ def test_a_second_process_writes_identical_outputs(planted_table, planted_result
     workdir.mkdir()
     subprocess.run([sys.executable, "-m", "fairness_audit", "audit", str(planted_table), "--out",
                     str(second)], check=True, cwd=workdir, capture_output=True,
-                   env={**os.environ, "PYTHONHASHSEED": HASH_SEED})
+                   env={**os.environ, "PYTHONHASHSEED": HASH_SEED, "SOURCE_DATE_EPOCH": "1700000000"})
 
+    assert json.loads((second / "results.json").read_text())["provenance"]["created"] == \
+        "2023-11-14T22:13:20Z"
     assert _without_created(second / "results.json") == _without_created(first / "results.json")
     # byte for byte, apart from the creation time
     created = json.loads((first / "results.json").read_text())["provenance"]["created"]
