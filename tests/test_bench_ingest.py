@@ -285,3 +285,48 @@ def test_the_profile_times_every_statement_of_one_ingest(release, tmp_path):
     assert 0 < in_sql <= total
     assert len(lines) - lines.index("the 3 slowest statements:") - 1 == 3
     assert (tmp_path / "eoir.parquet").exists()
+
+
+def test_the_ingest_alternatives_time_the_ingest_s_own_statement_on_the_same_rows(release, tmp_path):
+    """benchmarks/ingest_alternatives.py: the statement it times as the ingest's is the one an
+    ingest sends, and every alternative reads the same rows (counted here in Python)."""
+    spec = importlib.util.spec_from_file_location(
+        "ingest_alternatives", ROOT / "benchmarks" / "ingest_alternatives.py")
+    alt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(alt)
+    from fairness_audit.ingest import eoir
+
+    old, _ = release
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    assert alt.sample_release(old, folder, "tbl_schedule", 3000) == 3000
+    lines = _lines(folder / "tbl_schedule.csv")
+    assert len(lines) == 3000 and lines == _lines(old / "tbl_schedule.csv")[:3000]
+    statements = alt.ingest_statements(folder, tmp_path)
+    con = eoir.engine_connection(eoir.load_options(), tmp_path / "spill", progress_bar=False)
+    queries = alt.prepare(con, statements, eoir.SCHEDULE, folder)
+    assert list(queries) == list(alt.ORDER)
+    assert queries["type and store (the ingest)"] in statements
+    # the reader's rows + its rejects: every line; a stored copy holds the rows it accepted
+    accepted = con.execute(queries["read"]).fetchall()[0][0]
+    con.execute(queries["type and store (the ingest)"])
+    assert con.execute("SELECT count(*) FROM t_sched").fetchall()[0][0] == accepted
+    keys = con.execute("SELECT count(DISTINCT _k) + (count(*) > count(_k))::INT, "
+                       "count(DISTINCT idnproceeding) + (count(*) > count(idnproceeding))::INT "
+                       "FROM t_sched").fetchall()[0]
+    con.execute(queries["store the text"])
+    assert con.execute("SELECT count(*) FROM x").fetchall()[0][0] == accepted
+    con.execute(queries["type, one row per key"])
+    assert con.execute("SELECT count(*), sum(n) FROM x").fetchall()[0] == (keys[0], accepted)
+    con.execute(queries["type, one row per parent"])
+    assert con.execute("SELECT count(*), sum(n) FROM x").fetchall()[0] == (keys[1], accepted)
+    header = (folder / "tbl_schedule.csv").read_bytes().split(b"\n", 1)[0]
+
+    def readable(line: bytes) -> bool:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return line.count(b"\t") == header.count(b"\t")
+
+    assert accepted == sum(readable(line) for line in lines)
