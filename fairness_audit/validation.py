@@ -483,7 +483,9 @@ def _false_flags(rows: list[dict[str, str]], design: str, alpha: float) -> dict[
     return {
         "design": design, "R": r_n, "rate": rate, "bound": rate_bound(r_n, alpha),
         "passed": rate <= rate_bound(r_n, alpha),
-        "hypotheses": sorted({r["hypothesis"] for r in null_tests if r["role"] == "primary"}),
+        # the hypotheses counted (H6 is not: the no-effect designs keep the judges' spread)
+        "hypotheses": [h for h in FALSE_FLAG_HYPOTHESES
+                       if any(r["hypothesis"] == h for r in null_tests if r["role"] == "primary")],
         "per_test": {k: sum(v) / len(v) for k, v in sorted(per_test.items())},
     }
 
@@ -748,9 +750,11 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append("")
     ff = summary["false_flags"]
     if ff:
-        lines += [f"False flags on the null (hypotheses {', '.join(ff['hypotheses'])}): "
-                  f"{ff['rate']:.3f} of R = {ff['R']} audits had a primary test \"{CONCERN}\" "
-                  f"(bound {ff['bound']:.3f}: {'passed' if ff['passed'] else 'FAILED'}).", "",
+        lines += [f"False flags on the null: {ff['rate']:.3f} of R = {ff['R']} audits had a "
+                  f"primary test of {', '.join(ff['hypotheses'])} \"{CONCERN}\" (bound "
+                  f"{ff['bound']:.3f}: {'passed' if ff['passed'] else 'FAILED'}). H6 is not "
+                  "counted: the design plants no quota effect but keeps the judges' spread in "
+                  "leniency, which H6 tests (its share below is its power).", "",
                   "| primary test | share consistent with the concern |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in ff["per_test"].items()]
         lines.append("")
