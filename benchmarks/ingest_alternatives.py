@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    if not args.release.is_dir():
+        parser.error(f"{args.release}: expected a release folder (a zip: extract it first)")
     spec = next((s for s in eoir.TABLES if s.name == args.table), None)
     if spec is None or not eoir.FOREIGN_KEYS[spec.name]:
         names = [s.name for s in eoir.TABLES if eoir.FOREIGN_KEYS[s.name]]
