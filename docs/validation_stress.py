@@ -193,84 +193,53 @@ def _rate_with_guards(alpha: float, guards: int) -> float:
     return 1 - (1 - alpha) * (1 - alpha / 2) ** guards
 
 
-def reading(rows: dict[str, list] | None = None) -> str:
-    """The reading of the tables, with every figure taken from the rows."""
-    rows = rows or _rows()
-    rep = {rules: {} for rules in rows}
+class _Runs:
+    """The stress replicates by rules and design, with the counts every bullet cites."""
 
-    def reps(rules: str, design: str):
-        if design not in rep[rules]:
-            rep[rules][design] = _replicates(rows[rules], design)
-        return rep[rules][design]
+    def __init__(self, rows: dict[str, list]):
+        self.rows = rows
+        self._reps: dict[str, dict[str, dict]] = {rules: {} for rules in rows}
 
-    def n(rules, design):
-        return len(reps(rules, design))
+    def reps(self, rules: str, design: str) -> dict:
+        if design not in self._reps[rules]:
+            self._reps[rules][design] = _replicates(self.rows[rules], design)
+        return self._reps[rules][design]
 
-    def hits(rules, design):
-        return _share(reps(rules, design))[0]
+    def n(self, rules: str, design: str) -> int:
+        return len(self.reps(rules, design))
 
-    def flagged(rules, design):
-        return _of(hits(rules, design), n(rules, design))
+    def hits(self, rules: str, design: str) -> int:
+        return _share(self.reps(rules, design))[0]
 
-    def tests(rules, design, names=PRIMARY):
-        return {h: _count(reps(rules, design), PRIMARY[h]) for h in names}
+    def flagged(self, rules: str, design: str) -> str:
+        return _of(self.hits(rules, design), self.n(rules, design))
 
-    planted = [d for d in ("planted", "planted_drift", "planted_shocks", "planted_feedback")
-               if reps("current", d)]
-    sizes = sorted({n("current", d) for d in planted})
-    earlier_sizes = sorted({n("earlier", d) for d in planted if reps("earlier", d)})
-    # the largest loss of power for any primary test when the guards are held at the family's
-    # level, over the planted designs at 100 judges
-    cost = max((tests("current", d)[h] - tests("family", d)[h], n("current", d))
-               for d in planted for h in PRIMARY)
-    whole = read_rows([WHOLE_PLAN])
-    whole_planted = _replicates(whole, "planted")
-    whole_n = len(whole_planted)
-    whole_share = {h: _count(whole_planted, PRIMARY[h]) / whole_n for h in PRIMARY}
-    unrep = _count(whole_planted, "H4.primary.unrepresented") / whole_n
-    power_now = {h: k / n("current", "planted") for h, k in tests("current", "planted").items()}
-    drops = {h: whole_share[h] - power_now[h] for h in PRIMARY}
-    big_drops = [h for h in PRIMARY if drops[h] > 0.10]
-    shocks, nshocks = hits("current", "null_shocks"), n("current", "null_shocks")
-    drift_low, drift_high = _drift_bias()
-    fam_shocks = hits("family", "null_shocks")
-    left = tests("current", "null_shocks")
-    national = [t for d in ("null_national", "planted_national")
-                for ts in reps("current", d).values() for t in ts]
-    decisions = [int(float(t["n_obs"])) for t in national if t["test_id"] in
-                 ("H1.primary", "H2.primary", "H7.primary")]
-    seconds = [float(t["seconds"]) for t in national if t["seconds"]]
-    judges = sorted({int(float(t["n_judges"])) for t in national})
-    courts = sorted({int(float(t["n_courts"])) for t in national})
-    first = min(reps("current", "null_national").items(), key=lambda kv: int(kv[0]))[1]
-    h1 = next(t for t in first if t["test_id"] == "H1.primary")
-    h1_half = (float(h1["ci_high"]) - float(h1["ci_low"])) / 2
-    nat_null, nat_planted = n("current", "null_national"), n("current", "planted_national")
-    nat_power = tests("current", "planted_national", ("H1", "H2", "H7"))
-    nat_hits = hits("current", "null_national")
-    h1_excludes = _audits(reps("current", "null_national"),
-                          lambda t: t["test_id"] == "H1.primary" and t["ci_low"] not in ("", None)
-                          and (float(t["ci_low"]) > 0 or float(t["ci_high"]) < 0))
-    nat_flags = {h: k for h, k in tests("current", "null_national").items() if k}
-    # the flagged hypotheses whose primary estimate leans, on average, toward the concern
-    nat_biased = {h: m for h in nat_flags if h in ("H2", "H7")
-                  for m, sign in [_lean(reps("current", "null_national"), PRIMARY[h])]
-                  if m * sign > 0}
+    def tests(self, rules: str, design: str, names=PRIMARY) -> dict[str, int]:
+        return {h: _count(self.reps(rules, design), PRIMARY[h]) for h in names}
+
+    def planted(self) -> list[str]:
+        """The planted designs at 100 judges that ran under the current rules."""
+        return [d for d in ("planted", "planted_drift", "planted_shocks", "planted_feedback")
+                if self.reps("current", d)]
+
+
+def _intro(r: _Runs) -> str:
+    planted = r.planted()
+    sizes = sorted({r.n("current", d) for d in planted})
+    earlier_sizes = sorted({r.n("earlier", d) for d in planted if r.reps("earlier", d)})
+    nat_null, nat_planted = r.n("current", "null_national"), r.n("current", "planted_national")
     contract = (nat_null >= 20 and nat_planted >= 20
-                and all(n("current", f"null_{s}") >= 100 for s in ("drift", "shocks", "feedback"))
-                and all(n("current", d) >= 50 for d in planted))
-    ps = tests("current", "planted_shocks")
-    es = tests("earlier", "planted_shocks")
-    nd = n("current", "null_drift")
-    small = [float(t["seconds"]) for d in rep["current"] if not d.endswith("national")
-             for ts in reps("current", d).values() for t in ts[:1] if t["seconds"]]
-    small.sort()
-    out = [
-        f"**Reading it** (R = {n('current', 'null_drift')} for `drift`, "
-        f"{nshocks} for `shocks` and {n('current', 'null_feedback')} for `feedback` without "
-        f"effects, and {_range(sizes)} per planted design under the current rules, "
-        f"{_range(earlier_sizes)} per planted design under the earlier ones, {nat_null} and "
-        f"{nat_planted} for `national`"
+                and all(r.n("current", f"null_{s}") >= 100 for s in ("drift", "shocks", "feedback"))
+                and all(r.n("current", d) >= 50 for d in planted))
+    designs = {t["design"] for t in r.rows["current"]}
+    small = sorted(float(t["seconds"]) for d in designs if not d.endswith("national")
+                   for ts in r.reps("current", d).values() for t in ts[:1] if t["seconds"])
+    return (
+        f"**Reading it** (R = {r.n('current', 'null_drift')} for `drift`, "
+        f"{r.n('current', 'null_shocks')} for `shocks` and {r.n('current', 'null_feedback')} for "
+        f"`feedback` without effects, and {_range(sizes)} per planted design under the current "
+        f"rules, {_range(earlier_sizes)} per planted design under the earlier ones, {nat_null} "
+        f"and {nat_planted} for `national`"
         + ("; as many as contract section 8 asks for or more)."
            if contract else
            ": fewer than the 100 and 50 (20 and 20 at national size) that contract section 8 "
@@ -278,9 +247,19 @@ def reading(rows: dict[str, list] | None = None) -> str:
            "points; the runs continue where these stopped).")
         + f" A replicate at 100 judges took {small[0]:.0f} to {small[-1]:.0f} s, median "
         f"{small[len(small) // 2]:.0f} s (the longest while other work shared the machine or "
-        "held the run paused).",
-        "",
-        f"* **shocks**: the earlier rules false-flag {flagged('earlier', 'null_shocks')} "
+        "held the run paused).")
+
+
+def _shocks(r: _Runs) -> str:
+    shocks, nshocks = r.hits("current", "null_shocks"), r.n("current", "null_shocks")
+    fam_shocks = r.hits("family", "null_shocks")
+    left = r.tests("current", "null_shocks")
+    # the largest loss of power for any primary test when the guards are held at the family's
+    # level, over the planted designs at 100 judges
+    cost = max((r.tests("current", d)[h] - r.tests("family", d)[h], r.n("current", d))
+               for d in r.planted() for h in PRIMARY)
+    return (
+        f"* **shocks**: the earlier rules false-flag {r.flagged('earlier', 'null_shocks')} "
         "audits (H2 and H7: the special dockets of a few slow judges, and the closures, move "
         f"shortfall and outcomes together). The current rules bring it to {_of(shocks, nshocks)} "
         f"({shocks / nshocks:.2f}), {_bound_word(shocks, nshocks)} at R = {nshocks} "
@@ -307,32 +286,62 @@ def reading(rows: dict[str, list] | None = None) -> str:
         "`fairness_audit.validation.guards_at_family_level`, which a test checks against an "
         "audit run with the option). The default plan keeps the unadjusted guards that contract "
         "section 6 states; an audit of data with court-level shocks should set the option, and "
-        "the report names the rule in its methods appendix.",
-        f"* **feedback** ({flagged('current', 'null_feedback')} "
-        f"audits flagged now, {flagged('earlier', 'null_feedback')} "
+        "the report names the rule in its methods appendix.")
+
+
+def _feedback(r: _Runs) -> str:
+    return (
+        f"* **feedback** ({r.flagged('current', 'null_feedback')} "
+        f"audits flagged now, {r.flagged('earlier', 'null_feedback')} "
         "before): judges whose dockets turn harder after the policy fall behind and their "
         "respondents fare worse, an unobserved change within a judge over time that no fixed "
         "effect of the design absorbs and no guard leaves out. It is the threat the report names "
         "for H2 and H7 (\"within a judge, the shortfall rises when the docket holds harder "
         "cases...\", in H2's limitations; H7's name the same mechanism for no-shows); on such "
-        "data the audit's \"consistent with the concern\" is only as good as that assumption.",
+        "data the audit's \"consistent with the concern\" is only as good as that assumption.")
+
+
+def _drift(r: _Runs) -> str:
+    drift_low, drift_high = _drift_bias()
+    nd, nat_null = r.n("current", "null_drift"), r.n("current", "null_national")
+    h1_excludes = _audits(r.reps("current", "null_national"),
+                          lambda t: t["test_id"] == "H1.primary" and t["ci_low"] not in ("", None)
+                          and (float(t["ci_low"]) > 0 or float(t["ci_high"]) < 0))
+    return (
         "* **drift**: judge trends that rise with the pre-policy gap, each below a tenth of the "
         f"smallest effect of interest a year, add up to {drift_low:.2f}-{drift_high:.2f} of it "
         "in H2's and H7's pseudo-true values with the primary specification (docs/simulator.md, "
-        f"benchmarks/scenario_bias.py). {flagged('current', 'null_drift')} "
-        f"audits are flagged now ({_bound_word(hits('current', 'null_drift'), nd)}), "
-        f"{flagged('earlier', 'null_drift')} before: judged by "
+        f"benchmarks/scenario_bias.py). {r.flagged('current', 'null_drift')} "
+        f"audits are flagged now ({_bound_word(r.hits('current', 'null_drift'), nd)}), "
+        f"{r.flagged('earlier', 'null_drift')} before: judged by "
         "significance the placebo term blocked most such verdicts; judged by relevance it passes "
         "(its deviation is smaller than the smallest effect of interest). At national size "
         f"H1's primary interval excludes zero in {_of(h1_excludes, nat_null)} no-effect audits, "
-        "and what holds H1's error rate there is the smallest effect of interest (below).",
+        "and what holds H1's error rate there is the smallest effect of interest (below).")
+
+
+def _blocked_before(r: _Runs) -> str:
+    ps, es = r.tests("current", "planted_shocks"), r.tests("earlier", "planted_shocks")
+    return (
         f"* **blocked before, found now**: with the planted effects, `shocks` under the earlier "
         f"rules gave H2 and H7 \"consistent\" in {es['H2']} and {es['H7']} of "
-        f"{n('earlier', 'planted_shocks')} audits (the placebo terms, picking up the shocks, "
+        f"{r.n('earlier', 'planted_shocks')} audits (the placebo terms, picking up the shocks, "
         f"failed and forced \"inconclusive\"); under the current rules in {ps['H2']} and "
-        f"{ps['H7']} of {n('current', 'planted_shocks')}.",
+        f"{ps['H7']} of {r.n('current', 'planted_shocks')}.")
+
+
+def _power(r: _Runs) -> str:
+    whole_planted = _replicates(read_rows([WHOLE_PLAN]), "planted")
+    whole_n = len(whole_planted)
+    whole_share = {h: _count(whole_planted, PRIMARY[h]) / whole_n for h in PRIMARY}
+    unrep = _count(whole_planted, "H4.primary.unrepresented") / whole_n
+    power_now = {h: k / r.n("current", "planted")
+                 for h, k in r.tests("current", "planted").items()}
+    drops = {h: whole_share[h] - power_now[h] for h in PRIMARY}
+    big_drops = [h for h in PRIMARY if drops[h] > 0.10]
+    return (
         f"* **power** (`planted`, the simulator's default effects, no scenario, R = "
-        f"{n('current', 'planted')}): under the current rules "
+        f"{r.n('current', 'planted')}): under the current rules "
         + ", ".join(f"{h} {power_now[h]:.0%}" for h in PRIMARY if h != "H4")
         + f" of audits consistent, and H4 (any of its four group terms) {power_now['H4']:.0%}; "
         f"the R = {whole_n} run of section 4 (the earlier rules, the whole plan) found "
@@ -341,9 +350,31 @@ def reading(rows: dict[str, list] | None = None) -> str:
         + ("No primary test loses more than 10 points." if not big_drops else
            "Drops of more than 10 points: " + ", ".join(
                f"{h} ({drops[h] * 100:.0f} points)" for h in big_drops) + "; "
-           + "; ".join(_drop_reason(h, reps("current", "planted"), whole_planted)
+           + "; ".join(_drop_reason(h, r.reps("current", "planted"), whole_planted)
                        for h in big_drops)
-           + "."),
+           + "."))
+
+
+def _national(r: _Runs) -> str:
+    national = [t for d in ("null_national", "planted_national")
+                for ts in r.reps("current", d).values() for t in ts]
+    decisions = [int(float(t["n_obs"])) for t in national if t["test_id"] in
+                 ("H1.primary", "H2.primary", "H7.primary")]
+    seconds = [float(t["seconds"]) for t in national if t["seconds"]]
+    judges = sorted({int(float(t["n_judges"])) for t in national})
+    courts = sorted({int(float(t["n_courts"])) for t in national})
+    first = min(r.reps("current", "null_national").items(), key=lambda kv: int(kv[0]))[1]
+    h1 = next(t for t in first if t["test_id"] == "H1.primary")
+    h1_half = (float(h1["ci_high"]) - float(h1["ci_low"])) / 2
+    nat_null, nat_planted = r.n("current", "null_national"), r.n("current", "planted_national")
+    nat_power = r.tests("current", "planted_national", ("H1", "H2", "H7"))
+    nat_hits = r.hits("current", "null_national")
+    nat_flags = {h: k for h, k in r.tests("current", "null_national").items() if k}
+    # the flagged hypotheses whose primary estimate leans, on average, toward the concern
+    nat_biased = {h: m for h in nat_flags if h in ("H2", "H7")
+                  for m, sign in [_lean(r.reps("current", "null_national"), PRIMARY[h])]
+                  if m * sign > 0}
+    return (
         f"* **national** ({judges[0]:,} judges in {courts[0]} courts, "
         f"{min(decisions) / 1e6:.1f} to {max(decisions) / 1e6:.1f} million decisions per primary "
         f"model of H1, H2 and H7; {min(seconds) / 60:.0f} to {max(seconds) / 60:.0f} minutes a "
@@ -364,9 +395,15 @@ def reading(rows: dict[str, list] | None = None) -> str:
                           f"log-odds over the {nat_null} no-effect audits)"
                           for h, m in nat_biased.items())
            + ": the flags come from that bias" if nat_biased else "")
-        + ".",
-    ]
-    return "\n".join(out)
+        + ".")
+
+
+def reading(rows: dict[str, list] | None = None) -> str:
+    """The reading of the tables, with every figure taken from the rows: an introduction,
+    then one bullet per scenario and per question."""
+    r = _Runs(rows or _rows())
+    return "\n".join([_intro(r), "", _shocks(r), _feedback(r), _drift(r), _blocked_before(r),
+                      _power(r), _national(r)])
 
 
 def write(check: bool = False) -> bool:
