@@ -218,7 +218,6 @@ def readme_rows(result: dict) -> str:
 
 
 BLOCK = "bench_audit"  # its markers in the pages: docs/marked_block.py
-DOCS_BEGIN, DOCS_END = marked_block.markers(BLOCK)
 
 
 def write_docs(result: dict, root: Path = HERE.parent) -> None:

@@ -51,9 +51,6 @@ JUDGES_OUT = "out/judges_trac"
 MIN_JUDGES = 20  # group rates are checked against the truth for groups decided by this many judges
 
 
-markers = marked_block.markers
-
-
 # ------------------------------------------------------------------------------ extract
 def _test(results: dict, test_id: str) -> dict:
     for h in results["hypotheses"]:

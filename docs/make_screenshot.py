@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     printed = print_pages(report / "report.html")
     PRINTED.write_text(json.dumps(printed, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {PRINTED.relative_to(ROOT)}")
-    if not marked_block.write(REPORT_DOC, BLOCK, print_block(printed)):
+    if marked_block.write(REPORT_DOC, BLOCK, print_block(printed)):
         print(f"wrote {REPORT_DOC.relative_to(ROOT)}")
     return 0
 

@@ -47,22 +47,30 @@ def replace(text: str, name: str, body: str) -> str:
     return "".join(out)
 
 
-def write(path: Path, name: str, body: str, *, check: bool = False) -> bool:
-    """Put ``body`` into the block ``name`` of ``path``; return whether it was there already.
-
-    With ``check`` nothing is written. A page without the block is an error naming both (a
-    script must never append figures to a page silently).
-    """
+def _page(path: Path, name: str) -> str:
+    """The text of ``path``, which must hold the block ``name`` (a script never appends figures
+    to a page silently)."""
     text = path.read_text(encoding="utf-8")
     begin, end = markers(name)
     if text.count(begin) < 1 or text.count(begin) != text.count(end):
         raise SystemExit(f"{path}: expected a block {begin} ... {end}; found "
                          f"{text.count(begin)} begin and {text.count(end)} end markers")
+    return text
+
+
+def is_current(path: Path, name: str, body: str) -> bool:
+    """Whether every block ``name`` of ``path`` holds ``body`` already."""
+    text = _page(path, name)
+    return replace(text, name, body) == text
+
+
+def write(path: Path, name: str, body: str) -> bool:
+    """Put ``body`` into the block ``name`` of ``path``; return whether the page changed."""
+    text = _page(path, name)
     new = replace(text, name, body)
-    if new == text or check:
-        return new == text
-    write_page(path, new)
-    return False
+    if new != text:
+        write_page(path, new)
+    return new != text
 
 
 def write_page(path: Path, text: str) -> None:

@@ -37,7 +37,11 @@ def render() -> str:
 
 
 def write(check: bool = False) -> bool:
-    return marked_block.write(PAGE, BLOCK, render() + "\n", check=check) or not check
+    """Write the block; with ``check``, only say whether it is current."""
+    if check:
+        return marked_block.is_current(PAGE, BLOCK, render() + "\n")
+    marked_block.write(PAGE, BLOCK, render() + "\n")
+    return True
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@ The rows of every replicate are committed (``docs/validation_stress.csv.gz``: th
 ``<!-- validation_stress:begin -->`` and ``<!-- validation_stress:end -->`` are written from them
 by this script, never by hand, and so is the reading below them (between
 ``<!-- validation_stress_reading:begin -->`` and its end marker): every count it cites, and
-every "within" or "above" the bound, comes from the same rows::
+every "within" or "above" the bound, comes from the same rows; its other figures come from the
+verdict-only plan (configs/validation/verdicts.yaml: dates, alpha), section 4's rows
+(``docs/validation_replicates.csv.gz``) and the scenarios' pseudo-true values
+(benchmarks/results/scenario_bias.json, written by benchmarks/scenario_bias.py: rerun this
+script after it)::
 
     python docs/validation_stress.py            # rewrite the block
     python docs/validation_stress.py --check    # compare only; exit 1 on any difference
@@ -175,15 +179,16 @@ def _drop_reason(hypothesis: str, reps, earlier) -> str:
             f"that a court-level shock cannot produce (the `shocks` rows above)")
 
 
-def _drift_bias() -> tuple[float, float]:
-    """The range of H2's and H7's pseudo-true values under ``drift`` with the plan's primary
-    specification, in units of the smallest effect of interest and with the concern's sign
-    (benchmarks/scenario_bias.py, which docs/simulator.md shows)."""
-    rows = json.loads(SCENARIO_BIAS.read_text())["scenarios"]["rows"]
-    ratios = [r["concern_sign"] * sum(r["targets"]) / len(r["targets"]) / r["sesoi"]
-              for r in rows if r["scenario"] == "drift" and r["hypothesis"] in ("H2", "H7")
-              and r["specification"].startswith("plan:")]
-    return min(ratios), max(ratios)
+def _drift_bias() -> tuple[dict[str, float], int]:
+    """H2's and H7's pseudo-true values under ``drift`` with the plan's primary specification,
+    in units of the smallest effect of interest and with the concern's sign, each the mean over
+    the seeds of benchmarks/scenario_bias.py (the table docs/simulator.md shows); and the
+    number of seeds."""
+    result = json.loads(SCENARIO_BIAS.read_text())["scenarios"]
+    ratios = {r["hypothesis"]: r["concern_sign"] * sum(r["targets"]) / len(r["targets"]) / r["sesoi"]
+              for r in result["rows"] if r["scenario"] == "drift"
+              and r["hypothesis"] in ("H2", "H7") and r["specification"].startswith("plan:")}
+    return ratios, result["seeds"]
 
 
 def _rate_with_guards(alpha: float, guards: int) -> float:
@@ -273,11 +278,12 @@ def _shocks(r: _Runs) -> str:
            "their adjusted p-values are near zero whatever the truth, and what is left to stop "
            "a false flag is the guard without special dockets, tested at alpha (one-sided, "
            f"{PLAN.inference.alpha / 2:.1%}) outside the family's adjustment; with two such "
-           f"hypotheses beside the family's own {PLAN.inference.alpha:.0%}, the audit's rate can "
-           f"reach about {_rate_with_guards(PLAN.inference.alpha, 2):.0%} (1 - (1 - alpha)"
-           "(1 - alpha/2)^2, for independent tests), and the biased tests also count as "
-           "discoveries in the Benjamini-Hochberg step-up, which lowers the bar for the rest "
-           "(H4's juvenile term among them)." if shocks / nshocks > rate_bound(nshocks) else "")
+           f"hypotheses beside the family's own {PLAN.inference.alpha:.0%}, the audit's rate "
+           f"comes to about {_rate_with_guards(PLAN.inference.alpha, 2):.0%} (1 - (1 - alpha)"
+           "(1 - alpha/2)^2, for independent tests) before the Benjamini-Hochberg step-up adds "
+           "to it: the biased tests also count as discoveries there, which lowers the bar for "
+           "the rest (H4's juvenile term among them)." if shocks / nshocks > rate_bound(nshocks)
+           else "")
         + " Holding the guards at the family's level (`inference.guard_level: family`, "
         f"docs/models.md) brings it to {_of(fam_shocks, nshocks)} on the same replicates, "
         f"{_bound_word(fam_shocks, nshocks)}, at a cost in power of at most {cost[0]} of "
@@ -302,16 +308,17 @@ def _feedback(r: _Runs) -> str:
 
 
 def _drift(r: _Runs) -> str:
-    drift_low, drift_high = _drift_bias()
+    drift, seeds = _drift_bias()
     nd, nat_null = r.n("current", "null_drift"), r.n("current", "null_national")
     h1_excludes = _audits(r.reps("current", "null_national"),
                           lambda t: t["test_id"] == "H1.primary" and t["ci_low"] not in ("", None)
                           and (float(t["ci_low"]) > 0 or float(t["ci_high"]) < 0))
     return (
         "* **drift**: judge trends that rise with the pre-policy gap, each below a tenth of the "
-        f"smallest effect of interest a year, add up to {drift_low:.2f}-{drift_high:.2f} of it "
-        "in H2's and H7's pseudo-true values with the primary specification (docs/simulator.md, "
-        f"benchmarks/scenario_bias.py). {r.flagged('current', 'null_drift')} "
+        "smallest effect of interest a year, add up to "
+        + " and ".join(f"{v:.2f} of it in {h}'s" for h, v in sorted(drift.items()))
+        + f" pseudo-true value with the primary specification (means over {seeds} seeds; "
+        f"docs/simulator.md, benchmarks/scenario_bias.py). {r.flagged('current', 'null_drift')} "
         f"audits are flagged now ({_bound_word(r.hits('current', 'null_drift'), nd)}), "
         f"{r.flagged('earlier', 'null_drift')} before: judged by "
         "significance the placebo term blocked most such verdicts; judged by relevance it passes "
@@ -408,9 +415,12 @@ def reading(rows: dict[str, list] | None = None) -> str:
 
 def write(check: bool = False) -> bool:
     rows = _rows()
-    table = marked_block.write(PAGE, BLOCK, render(rows) + "\n", check=check)
-    text = marked_block.write(PAGE, READING_BLOCK, reading(rows) + "\n", check=check)
-    return (table and text) or not check
+    blocks = {BLOCK: render(rows) + "\n", READING_BLOCK: reading(rows) + "\n"}
+    if check:
+        return all(marked_block.is_current(PAGE, name, body) for name, body in blocks.items())
+    for name, body in blocks.items():
+        marked_block.write(PAGE, name, body)
+    return True
 
 
 if __name__ == "__main__":

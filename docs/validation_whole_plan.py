@@ -165,9 +165,12 @@ def render(summary=None) -> str:
 
 def write(check: bool = False) -> bool:
     summary = summarise([ROWS])
-    tables = marked_block.write(PAGE, BLOCK, render(summary) + "\n", check=check)
-    text = marked_block.write(PAGE, READING_BLOCK, reading(summary) + "\n", check=check)
-    return (tables and text) or not check
+    blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary) + "\n"}
+    if check:
+        return all(marked_block.is_current(PAGE, name, body) for name, body in blocks.items())
+    for name, body in blocks.items():
+        marked_block.write(PAGE, name, body)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -750,11 +750,13 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append("")
     ff = summary["false_flags"]
     if ff:
+        h6 = any(k.startswith("H6.") for k in ff["per_test"])
         lines += [f"False flags on the null: {ff['rate']:.3f} of R = {ff['R']} audits had a "
                   f"primary test of {', '.join(ff['hypotheses'])} \"{CONCERN}\" (bound "
-                  f"{ff['bound']:.3f}: {'passed' if ff['passed'] else 'FAILED'}). H6 is not "
-                  "counted: the design plants no quota effect but keeps the judges' spread in "
-                  "leniency, which H6 tests (its share below is its power).", "",
+                  f"{ff['bound']:.3f}: {'passed' if ff['passed'] else 'FAILED'})."
+                  + (" H6 is not counted: the design plants no quota effect but keeps the "
+                     "judges' spread in leniency, which H6 tests (its share below is its power)."
+                     if h6 else ""), "",
                   "| primary test | share consistent with the concern |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in ff["per_test"].items()]
         lines.append("")

@@ -21,6 +21,10 @@ PLACES = {"demo:run": ["README.md"], "demo:h5": ["docs/disparities.md"],
           "demo:measured": ["docs/disparities.md"], "demo:judges": ["docs/judges.md"]}
 
 
+sys.path.insert(0, str(ROOT / "docs"))
+import marked_block  # noqa: E402  (docs/marked_block.py, which the scripts import)
+
+
 def _excerpt():
     spec = importlib.util.spec_from_file_location("demo_excerpt", ROOT / "docs" / "demo_excerpt.py")
     module = importlib.util.module_from_spec(spec)
@@ -39,7 +43,6 @@ def _screenshot():
 
 
 screenshot = _screenshot()
-marked_block = sys.modules["marked_block"]  # docs/marked_block.py, which the scripts import
 
 
 def _quoted() -> dict:
@@ -54,7 +57,7 @@ def test_every_block_is_what_the_committed_extract_renders():
     for name, docs in PLACES.items():
         for doc in excerpt.DOCUMENTS:
             text = (ROOT / doc).read_text(encoding="utf-8")
-            begin, end = excerpt.markers(name)
+            begin, end = marked_block.markers(name)
             expected = 1 if doc in docs else 0
             assert (text.count(begin), text.count(end)) == (expected, expected), (doc, name)
             if expected:
@@ -123,7 +126,7 @@ def test_the_blocks_render_as_written_here():
 
 def test_a_hand_edit_inside_a_block_is_found(tmp_path):
     rendered = excerpt.blocks(SAMPLE)
-    begin, end = excerpt.markers("demo:h5")
+    begin, end = marked_block.markers("demo:h5")
     text = f"before\n{begin}\nold words\n{end}\nafter\n"
     new = excerpt.replace_blocks(text, rendered)
     assert new == f"before\n{begin}\n{rendered['demo:h5']}{end}\nafter\n"
@@ -137,17 +140,19 @@ def test_a_hand_edit_inside_a_block_is_found(tmp_path):
     assert "block demo:run: in none of README.md, docs/disparities.md, docs/judges.md" in problems
 
 
-def test_every_script_writes_its_block_alike(tmp_path):
-    """docs/marked_block.py: the block's text replaced, every copy of it, the rest untouched;
-    a check writes nothing; a page without the block is an error naming both."""
+def test_the_block_writer_replaces_every_copy_and_nothing_else(tmp_path):
+    """docs/marked_block.py, which every script that writes figures into the docs uses: the
+    block's text replaced, every copy of it, the rest untouched; a check writes nothing; a page
+    without the block is an error naming both."""
     begin, end = marked_block.markers("x")
     page = tmp_path / "page.md"
     page.write_text(f"a\n{begin}\nold\n{end}\nb\n{begin}\nold\n{end}\n", encoding="utf-8")
-    assert not marked_block.write(page, "x", "new\n", check=True)
+    assert not marked_block.is_current(page, "x", "new\n")
     assert "new" not in page.read_text(encoding="utf-8")
-    assert not marked_block.write(page, "x", "new\n")
+    assert marked_block.write(page, "x", "new\n")
     assert page.read_text(encoding="utf-8") == f"a\n{begin}\nnew\n{end}\nb\n{begin}\nnew\n{end}\n"
-    assert marked_block.write(page, "x", "new\n", check=True)
+    assert marked_block.is_current(page, "x", "new\n")
+    assert not marked_block.write(page, "x", "new\n")
     assert marked_block.contents(page.read_text(encoding="utf-8"), "x") == ["new\n", "new\n"]
     with pytest.raises(SystemExit, match="page.md: expected a block <!-- y:begin -->"):
         marked_block.write(page, "y", "new\n")
