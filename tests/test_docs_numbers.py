@@ -4,6 +4,7 @@ demo's output), and a fresh run of the demo must give that same extract."""
 
 from __future__ import annotations
 
+import doctest
 import importlib.util
 import json
 import os
@@ -154,6 +155,7 @@ def test_the_block_writer_replaces_every_copy_and_nothing_else(tmp_path):
     assert marked_block.is_current(page, "x", "new\n")
     assert not marked_block.write(page, "x", "new\n")
     assert marked_block.contents(page.read_text(encoding="utf-8"), "x") == ["new\n", "new\n"]
+    assert doctest.testmod(marked_block).failed == 0
     with pytest.raises(SystemExit, match="page.md: expected a block <!-- y:begin -->"):
         marked_block.write(page, "y", "new\n")
     page.write_text(f"{begin}\nno end\n", encoding="utf-8")
