@@ -328,3 +328,30 @@ def test_hostile_text_is_escaped_and_a_missing_natural_falls_back_to_the_directi
     assert check_html(page, hostile) == []
     # the figure draws the hostile title as text (a '$' pair is not mathematics)
     assert plots.brief_verdicts(hostile, tmp_path / "v.png").exists()
+
+
+def test_the_verdicts_figure_keeps_every_label_clear_of_its_badge(planted_results, tmp_path,
+                                                                  monkeypatch):
+    """Each row's title and units end left of its verdict badge, even a long title: a smaller
+    font first, then an ellipsis (plots._fit_left_of)."""
+    results, _ = planted_results
+    results = copy.deepcopy(results)
+    h = results["hypotheses"][0]
+    h["title"] = "A title far longer than any the plan uses, so long that it must be cut " * 2
+    drawn = []
+    monkeypatch.setattr(plots, "save", lambda fig, path, **options: drawn.append(fig) or path)
+    plots.brief_verdicts(results, tmp_path / "v.png")
+    (fig,) = drawn
+    renderer = fig.canvas.get_renderer()
+    # each row draws its badge, then its title and its units
+    starts = [i for i, t in enumerate(fig.texts) if t.get_bbox_patch() is not None]
+    assert len(starts) == sum(t["role"] == "primary" for h in results["hypotheses"]
+                              for t in h["tests"])
+    labels = []
+    for i in starts:
+        badge, row = fig.texts[i], fig.texts[i + 1:i + 3]
+        assert all(t.get_bbox_patch() is None and t.get_position()[0] < 0.01 for t in row)
+        assert all(t.get_window_extent(renderer).x1 < badge.get_window_extent(renderer).x0
+                   for t in row), [t.get_text() for t in row]
+        labels += row
+    assert labels[0].get_text().endswith("…")  # the long title was cut

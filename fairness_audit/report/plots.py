@@ -571,6 +571,20 @@ VERDICT_COLOURS = {"consistent with the concern": "#c0504d", "not supported": "#
 _VERDICT_MARKERS = {"consistent with the concern": "o", "not supported": "s", "inconclusive": "D"}
 
 
+def _fit_left_of(fig, text, right: float, label: str, width: int) -> None:
+    """Make ``text`` (an artist showing ``label``, at most ``width`` characters) end left of
+    ``right`` (figure fraction), so that it never runs under what stands there: first a smaller
+    font (down to 85% of its size), then a shorter text, the cut marked with an ellipsis."""
+    renderer = fig.canvas.get_renderer()
+    limit = right * fig.bbox.width
+    smallest = 0.85 * text.get_fontsize()
+    while text.get_window_extent(renderer).x1 > limit and text.get_fontsize() > smallest:
+        text.set_fontsize(max(smallest, text.get_fontsize() - 0.2))
+    while width > 20 and text.get_window_extent(renderer).x1 > limit:
+        width -= 2
+        text.set_text(textwrap.shorten(label, width, placeholder="…"))
+
+
 def brief_verdicts(results: dict[str, Any], path: Path) -> Path | None:
     """The brief's verdicts at a glance: one row per primary test, its hypothesis' title, the
     test's verdict in colour, and its estimate with the interval in natural units (results.json
@@ -593,16 +607,24 @@ def brief_verdicts(results: dict[str, Any], path: Path) -> Path | None:
         group = group_words(t["term"])
         if counts[h["id"]] > 1:  # several tests of one concern: say which group each reads
             title += f": {group}" if group else f": {t['id']}"
-        fig.text(0.005, top - 0.08 * row, textwrap.shorten(plot_label(title), 78, placeholder="…"),
-                 fontsize=7.5, va="top", **PLAIN_TEXT)
-        units = f"{n['unit']} {n['per']}" if n else "no estimate in natural units"
-        fig.text(0.005, top - 0.52 * row, textwrap.shorten(plot_label(units), 96, placeholder="…"),
-                 fontsize=6.3, color="#555555", va="top", **PLAIN_TEXT)
         colour = VERDICT_COLOURS[t["verdict"]]
-        fig.text(0.585, top - 0.42 * row, t["verdict"], ha="center", va="center", fontsize=6.5,
-                 color="white", weight="bold",
-                 bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": colour})
-        ax = fig.add_axes((0.69, top - 0.5 * row, 0.3, 0.3 * row))
+        badge = fig.text(0.615, top - 0.42 * row, t["verdict"], ha="center", va="center",
+                         fontsize=6.5, color="white", weight="bold",
+                         bbox={"boxstyle": "round,pad=0.25", "facecolor": colour,
+                               "edgecolor": colour})
+        # the title and the units end before the badge: its text, less the box's padding
+        # (0.25 of the font size) and a small gap
+        renderer = fig.canvas.get_renderer()
+        badge_left = ((badge.get_window_extent(renderer).x0 - 0.25 * 6.5 * fig.dpi / 72)
+                      / fig.bbox.width) - 0.01
+        units = f"{n['unit']} {n['per']}" if n else "no estimate in natural units"
+        for y, label, size, width, style in (
+                (0.08, plot_label(title), 7.5, 78, {}),
+                (0.52, plot_label(units), 6.3, 96, {"color": "#555555"})):
+            shown = fig.text(0.005, top - y * row, textwrap.shorten(label, width, placeholder="…"),
+                             fontsize=size, va="top", **style, **PLAIN_TEXT)
+            _fit_left_of(fig, shown, badge_left, label, width)
+        ax = fig.add_axes((0.735, top - 0.5 * row, 0.255, 0.3 * row))
         ax.patch.set_visible(False)
         ax.set_yticks([])
         for side in ("top", "right", "left"):
