@@ -347,12 +347,19 @@ def upgrade(path: Path) -> int:
 
 def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
         start: int = 0, max_minutes: float | None = None, log=print,
-        progress: ProgressLike = None, **spec_options: Any) -> Path:
+        progress: ProgressLike = None, replicate=None, **spec_options: Any) -> Path:
     """Run the replicates not yet in ``out`` (designs interleaved), appending rows as they finish.
 
     ``log`` gets a line per replicate; ``progress`` (:mod:`fairness_audit.progress`) counts them.
+    ``replicate`` runs one spec in a worker (default :func:`run_replicate`; a module-level
+    function, which a spawned worker imports). After ``max_minutes`` no replicate starts; those running finish and are kept. A worker
+    process that dies (the system kills the largest process when memory runs out) stops the run
+    with :class:`WorkerDied` naming the replicates left, instead of waiting for them forever;
+    the rows written so far are kept, and a rerun resumes.
     """
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out)
@@ -367,21 +374,39 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
         if new_file:
             writer.writeheader()
         ctx = mp.get_context("spawn")
-        with _one_thread_per_worker(), ctx.Pool(workers) as pool, \
+        with _one_thread_per_worker(), \
+                ProcessPoolExecutor(workers, mp_context=ctx) as pool, \
                 as_progress(progress).task("replicates", len(specs)) as task:
-            for k, rows in enumerate(pool.imap_unordered(run_replicate, specs), 1):
-                writer.writerows(rows)
-                fh.flush()
-                task.advance()
-                first = rows[0]
-                log(f"[{k}/{len(specs)}] {first['design']} #{first['replicate']}: "
-                    f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
-                    f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
-                if deadline and time.monotonic() > deadline:
-                    log("time limit reached: stopping (rows so far are kept; rerun to resume)")
-                    pool.terminate()
-                    break
+            futures = {pool.submit(replicate or run_replicate, spec): spec for spec in specs}
+            try:
+                for k, future in enumerate(as_completed(futures), 1):
+                    rows = future.result()
+                    writer.writerows(rows)
+                    fh.flush()
+                    task.advance()
+                    first = rows[0]
+                    log(f"[{k}/{len(specs)}] {first['design']} #{first['replicate']}: "
+                        f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
+                        f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
+                    if deadline and time.monotonic() > deadline:
+                        cancelled = sum(f.cancel() for f in futures)
+                        log(f"time limit reached: {cancelled} replicate(s) not started, those "
+                            "running finish (rows so far are kept; rerun to resume)")
+                        deadline = None
+            except BrokenProcessPool:
+                left = sorted(f"{futures[f].design} #{futures[f].replicate}" for f in futures
+                              if not (f.done() and not f.cancelled() and f.exception() is None))
+                raise WorkerDied(
+                    f"a worker process died before it returned (the system kills the largest "
+                    f"process when memory runs out: fewer --workers, or a larger machine); "
+                    f"{len(left)} replicate(s) not written: {', '.join(left[:6])}"
+                    f"{', ...' if len(left) > 6 else ''}. The rows so far are in {out}; rerun to "
+                    "resume.") from None
     return out
+
+
+class WorkerDied(RuntimeError):
+    """A replicate's worker process died without returning (killed, e.g. out of memory)."""
 
 
 # ---------------------------------------------------------------- summaries
@@ -833,6 +858,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a CSV this harness cannot append to or rewrite
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except WorkerDied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _main(args: argparse.Namespace) -> int:

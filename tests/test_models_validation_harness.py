@@ -6,6 +6,7 @@ import csv
 
 import pytest
 
+from fairness_audit import validation
 from fairness_audit.validation import FIELDS, coverage_bound, markdown, rate_bound, summarise
 
 
@@ -146,3 +147,27 @@ def test_a_csv_of_an_earlier_harness_is_refused_then_upgraded(tmp_path):
         reader = csv.DictReader(fh)
         (row,) = list(reader)
     assert tuple(reader.fieldnames) == FIELDS and row["design"] == "null" and row["bootstrap_p"] == ""
+
+
+def _killed_at_replicate_1(spec):
+    """A replicate that kills its own worker at replicate 1, as the system does when memory
+    runs out (module-level: a spawned worker imports it)."""
+    import os
+    import signal
+
+    if spec.replicate == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return [validation._row(spec, kind="error", error="not run", seconds=0.0)]
+
+
+def test_a_worker_that_dies_stops_the_run_naming_the_replicates_left(tmp_path):
+    out = tmp_path / "rows.csv"
+    lines = []
+    with pytest.raises(validation.WorkerDied, match=r"3 replicate\(s\)|2 replicate\(s\)") as died:
+        validation.run(["null"], 4, out, workers=1, log=lines.append,
+                       replicate=_killed_at_replicate_1)
+    message = str(died.value)
+    assert "null #1" in message and "rerun to resume" in message and str(out) in message
+    written = {r["replicate"] for r in validation.read_rows([out])}
+    assert "1" not in written and "0" in written  # replicate 0 finished before the worker died
+    assert all("null #1" not in line for line in lines)
