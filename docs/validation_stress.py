@@ -118,6 +118,11 @@ def render(rows: dict[str, list] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _join_names(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
 def _of(k: int, n: int) -> str:
     return f"{k} of {n}"
 
@@ -381,6 +386,11 @@ def _national(r: _Runs) -> str:
     nat_biased = {h: m for h in nat_flags if h in ("H2", "H7")
                   for m, sign in [_lean(r.reps("current", "null_national"), PRIMARY[h])]
                   if m * sign > 0}
+    # the mean estimate of each other flagged primary test (e.g. one group term of H4)
+    flagged_ids = sorted({t["test_id"] for ts in r.reps("current", "null_national").values()
+                          for t in ts if t["verdict"] == CONCERN
+                          and t["hypothesis"] in nat_flags and t["hypothesis"] not in nat_biased})
+    other_leans = {t: _lean(r.reps("current", "null_national"), t)[0] for t in flagged_ids}
     return (
         f"* **national** ({judges[0]:,} judges in {courts[0]} courts, "
         f"{min(decisions) / 1e6:.1f} to {max(decisions) / 1e6:.1f} million decisions per primary "
@@ -401,7 +411,11 @@ def _national(r: _Runs) -> str:
            + " and ".join(f"{h}'s primary estimate toward the concern too (mean {m:+.3f} "
                           f"log-odds over the {nat_null} no-effect audits)"
                           for h, m in nat_biased.items())
-           + ": the flags come from that bias" if nat_biased else "")
+           + (": the flags come from that bias" if set(nat_flags) == set(nat_biased) else
+              f": {_join_names(nat_biased)}'s flag goes with that bias; the other flags ("
+              + ", ".join(f"{t} {m:+.4f} on average" for t, m in other_leans.items())
+              + " over the same audits) are of the kind the false-flag bound allows")
+           if nat_biased else "")
         + ".")
 
 
