@@ -73,6 +73,17 @@ def write(path: Path, name: str, body: str) -> bool:
     return new != text
 
 
+def update(path: Path, blocks: dict[str, str], *, check: bool = False) -> bool:
+    """Put each body of ``blocks`` (block name -> body) into its block of ``path``. With
+    ``check`` nothing is written, and the answer is whether every block is current already;
+    without, the answer is True once written (for a script's exit status either way)."""
+    if check:
+        return all(is_current(path, name, body) for name, body in blocks.items())
+    for name, body in blocks.items():
+        write(path, name, body)
+    return True
+
+
 def write_page(path: Path, text: str) -> None:
     """Replace ``path`` by ``text`` in one step (a reader never sees half of it)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

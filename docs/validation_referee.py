@@ -38,10 +38,7 @@ def render() -> str:
 
 def write(check: bool = False) -> bool:
     """Write the block; with ``check``, only say whether it is current."""
-    if check:
-        return marked_block.is_current(PAGE, BLOCK, render() + "\n")
-    marked_block.write(PAGE, BLOCK, render() + "\n")
-    return True
+    return marked_block.update(PAGE, {BLOCK: render() + "\n"}, check=check)
 
 
 if __name__ == "__main__":

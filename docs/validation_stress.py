@@ -430,11 +430,7 @@ def reading(rows: dict[str, list] | None = None) -> str:
 def write(check: bool = False) -> bool:
     rows = _rows()
     blocks = {BLOCK: render(rows) + "\n", READING_BLOCK: reading(rows) + "\n"}
-    if check:
-        return all(marked_block.is_current(PAGE, name, body) for name, body in blocks.items())
-    for name, body in blocks.items():
-        marked_block.write(PAGE, name, body)
-    return True
+    return marked_block.update(PAGE, blocks, check=check)
 
 
 if __name__ == "__main__":

@@ -166,11 +166,7 @@ def render(summary=None) -> str:
 def write(check: bool = False) -> bool:
     summary = summarise([ROWS])
     blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary) + "\n"}
-    if check:
-        return all(marked_block.is_current(PAGE, name, body) for name, body in blocks.items())
-    for name, body in blocks.items():
-        marked_block.write(PAGE, name, body)
-    return True
+    return marked_block.update(PAGE, blocks, check=check)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,6 +155,8 @@ def test_the_block_writer_replaces_every_copy_and_nothing_else(tmp_path):
     assert marked_block.is_current(page, "x", "new\n")
     assert not marked_block.write(page, "x", "new\n")
     assert marked_block.contents(page.read_text(encoding="utf-8"), "x") == ["new\n", "new\n"]
+    assert not marked_block.update(page, {"x": "newer\n"}, check=True)
+    assert marked_block.update(page, {"x": "newer\n"}) and marked_block.is_current(page, "x", "newer\n")
     assert doctest.testmod(marked_block).failed == 0
     with pytest.raises(SystemExit, match="page.md: expected a block <!-- y:begin -->"):
         marked_block.write(page, "y", "new\n")
