@@ -379,9 +379,11 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
                 ProcessPoolExecutor(workers, mp_context=ctx) as pool, \
                 as_progress(progress).task("replicates", len(specs)) as task:
             futures = {pool.submit(replicate or run_replicate, spec): spec for spec in specs}
+            written: set[ReplicateSpec] = set()
             try:
                 for k, future in enumerate(as_completed(futures), 1):
                     rows = future.result()
+                    written.add(futures[future])
                     writer.writerows(rows)
                     fh.flush()
                     task.advance()
@@ -395,8 +397,7 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
                             "running finish (rows so far are kept; rerun to resume)")
                         deadline = None
             except BrokenProcessPool:
-                left = sorted(f"{futures[f].design} #{futures[f].replicate}" for f in futures
-                              if not (f.done() and not f.cancelled() and f.exception() is None))
+                left = sorted(f"{s.design} #{s.replicate}" for s in specs if s not in written)
                 raise WorkerDied(
                     f"a worker process died before it returned (the system kills the largest "
                     f"process when memory runs out: fewer --workers, or a larger machine); "
@@ -604,7 +605,7 @@ def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
         # a guard "fails" when its interval does not exclude zero with the concern's sign: on a
         # design without that effect this is what it should do, so no false-alarm bound applies
         bounded = ((design in ("null", "planted") or design.startswith("null_"))
-                   and not key.startswith("guard "))
+                   and not _GUARD_CHECK.match(key))
         out["checks"].append({
             "design": design, "check": key, "R": r_n, "failure_rate": rate,
             "bound": rate_bound(r_n, alpha) if bounded else None,

@@ -612,10 +612,10 @@ def brief_verdicts(results: dict[str, Any], path: Path) -> Path | None:
                          fontsize=6.5, color="white", weight="bold",
                          bbox={"boxstyle": "round,pad=0.25", "facecolor": colour,
                                "edgecolor": colour})
-        # the title and the units end before the badge: its text, less the box's padding
-        # (0.25 of the font size) and a small gap
+        # the title and the units end before the badge's box, with a small gap
         renderer = fig.canvas.get_renderer()
-        badge_left = ((badge.get_window_extent(renderer).x0 - 0.25 * 6.5 * fig.dpi / 72)
+        badge.update_bbox_position_size(renderer)
+        badge_left = (badge.get_bbox_patch().get_window_extent(renderer).x0
                       / fig.bbox.width) - 0.01
         units = f"{n['unit']} {n['per']}" if n else "no estimate in natural units"
         for y, label, size, width, style in (
