@@ -55,6 +55,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "docs"))
 import bench_ingest  # noqa: E402
 import marked_block  # noqa: E402
+import profile_ingest  # noqa: E402
 
 from fairness_audit.ingest import eoir, raw  # noqa: E402
 
@@ -98,18 +99,9 @@ def sample_release(release: Path, folder: Path, rows: dict[str, int]) -> dict[st
 def ingest_statements(folder: Path, work: Path) -> list[str]:
     """Every statement an ingest of ``folder`` sends through ``_Ingest.sql``, in order."""
     sent: list[str] = []
-    original = eoir._Ingest.sql
-
-    def sql(self, query, params=None):
-        sent.append(query)
-        return original(self, query, params)
-
-    eoir._Ingest.sql = sql
-    try:
+    with profile_ingest.statements_seen(lambda seconds, query: sent.append(query)):
         eoir.ingest_eoir(folder, work / "sample.parquet", work_dir=work / "work",
                          progress=lambda message: None)
-    finally:
-        eoir._Ingest.sql = original
     return sent
 
 

@@ -16,24 +16,38 @@ Run it on an idle machine: the figures are wall times.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fairness_audit.ingest import eoir
+
+
+@contextlib.contextmanager
+def statements_seen(record: Callable[[float, str], None]) -> Iterator[None]:
+    """While inside, every statement an ingest sends through its one ``sql`` method is passed
+    to ``record`` with its wall seconds (benchmarks/ingest_alternatives.py takes the statements
+    this way too)."""
+    original = eoir._Ingest.sql
+
+    def sql(self, query, params=None):
+        start = time.perf_counter()
+        result = original(self, query, params)
+        record(time.perf_counter() - start, query)
+        return result
+
+    eoir._Ingest.sql = sql
+    try:
+        yield
+    finally:
+        eoir._Ingest.sql = original
 
 
 def profile(release: Path, out: Path, *, memory_limit: str | None = None,
             top: int = 15) -> list[str]:
     """Ingest ``release`` into ``out`` and return the report's lines."""
     timed: list[tuple[float, str]] = []
-    original = eoir._Ingest.sql
-
-    def sql(self, query, params=None):
-        start = time.perf_counter()
-        result = original(self, query, params)
-        timed.append((time.perf_counter() - start, " ".join(query.split())))
-        return result
-
     t0 = time.perf_counter()
     lines: list[str] = []
 
@@ -44,12 +58,9 @@ def profile(release: Path, out: Path, *, memory_limit: str | None = None,
 
     options = eoir.load_options(
         {"engine": {"memory_limit": memory_limit}} if memory_limit else None)
-    eoir._Ingest.sql = sql
-    try:
+    with statements_seen(lambda seconds, query: timed.append((seconds, " ".join(query.split())))):
         eoir.ingest_eoir(release, out / "eoir.parquet", work_dir=out / "work", progress=say,
                          options=options)
-    finally:
-        eoir._Ingest.sql = original
     total = time.perf_counter() - t0
     in_sql = sum(t for t, _ in timed)
     lines += ["", f"whole ingest: {total:.1f} s; {len(timed)} statements: {in_sql:.1f} s; "
