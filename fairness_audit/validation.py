@@ -381,9 +381,12 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
             futures = {pool.submit(replicate or run_replicate, spec): spec for spec in specs}
             written: set[ReplicateSpec] = set()
             try:
-                for k, future in enumerate(as_completed(futures), 1):
+                for future in as_completed(futures):
+                    if future.cancelled():  # not started before the time limit
+                        continue
                     rows = future.result()
                     written.add(futures[future])
+                    k = len(written)
                     writer.writerows(rows)
                     fh.flush()
                     task.advance()

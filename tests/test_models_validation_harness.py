@@ -171,3 +171,20 @@ def test_a_worker_that_dies_stops_the_run_naming_the_replicates_left(tmp_path):
     written = {r["replicate"] for r in validation.read_rows([out])}
     assert "1" not in written and "0" in written  # replicate 0 finished before the worker died
     assert all("null #1" not in line for line in lines)
+
+
+def _quick(spec):
+    """A replicate that returns at once (module-level: a spawned worker imports it)."""
+    return [validation._row(spec, kind="error", error="not run", seconds=0.0)]
+
+
+def test_the_time_limit_starts_no_more_replicates_and_keeps_the_rows_written(tmp_path):
+    out = tmp_path / "rows.csv"
+    lines = []
+    validation.run(["null"], 8, out, workers=1, log=lines.append, replicate=_quick,
+                   max_minutes=1e-9)
+    written = {r["replicate"] for r in validation.read_rows([out])}
+    assert 1 <= len(written) < 8
+    assert any(line.startswith("time limit reached") for line in lines)
+    validation.run(["null"], 8, out, workers=1, log=lines.append, replicate=_quick)
+    assert {r["replicate"] for r in validation.read_rows([out])} == {str(i) for i in range(8)}
