@@ -440,6 +440,38 @@ def _forcing_kinds(hyp, config: AuditConfig) -> set[str]:
     return kinds
 
 
+def _forcing_sources(hyp) -> set[str]:
+    """The models and analyses whose checks can force the primary verdicts: those a primary
+    test reads and the analyses the plan names under ``checks``."""
+    return {t.model for t in hyp.tests if t.role == "primary"} | set(hyp.checks)
+
+
+def forcing_check_keys(config: AuditConfig) -> list[str]:
+    """The short names (a check's name up to its colon) of the design checks that force
+    "inconclusive" under this plan, guards aside: what validation reads as the checks that
+    decide verdicts, beside those that are only reported.
+
+    Example
+    -------
+    >>> from fairness_audit.config import load_config
+    >>> forcing_check_keys(load_config())
+    ['pre-trend (log_duration)', 'anticipation (log_duration)', 'placebo H2.placebo', 'placebo H7.placebo']
+    """
+    keys = []
+    for hyp in config.hypotheses.values():
+        kinds = _forcing_kinds(hyp, config)
+        for name in sorted(_forcing_sources(hyp) & set(config.analyses)):
+            spec = config.analyses[name]
+            if spec.kind != "event_study":  # only event studies make forcing checks
+                continue
+            own = ["pre_trend"] + (["anticipation"] if spec.options.get("falsification", True)
+                                   else [])
+            keys += [f"{k.replace('_', '-')} ({spec.outcome})" for k in own if k in kinds]
+        if "placebo_term" in kinds:
+            keys += [f"placebo {t.id}" for t in hyp.tests if t.role == "placebo"]
+    return list(dict.fromkeys(keys))
+
+
 def _failure(check: dict[str, Any]) -> str | None:
     """Why a forcing check forces "inconclusive" (it failed, or could not be run), else None."""
     if check["passed"] is False:
@@ -555,7 +587,7 @@ def run_hypotheses(frame: AnalysisFrame, config: AuditConfig, *, progress: Progr
         # and, for an analysis' checks, the plan names the analysis under `checks` or a primary
         # test reads it. An analysis that only non-primary tests read forces those tests alone,
         # by its own checks' forces_inconclusive (pre-trend and anticipation).
-        primary_sources = {t.model for t in hyp.tests if t.role == "primary"} | set(hyp.checks)
+        primary_sources = _forcing_sources(hyp)
         own_failures: dict[str, list[str]] = {}
         for name in dict.fromkeys([t.model for t in hyp.tests if t.model in outputs]
                                   + list(hyp.checks)):

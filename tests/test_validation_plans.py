@@ -6,11 +6,13 @@ import importlib.util
 from pathlib import Path
 
 from fairness_audit.config import load_config
+from fairness_audit.hypotheses import forcing_check_keys
 from fairness_audit.validation import (
     DESIGNS,
     SEED_BASE,
     ReplicateSpec,
     arm_and_scenario,
+    check_key,
     simulation_params,
 )
 
@@ -141,3 +143,17 @@ def test_guards_at_family_level_recomputed_from_rows_equal_an_audit_run_with_the
         raised += r["p_adjusted"] > next(u["p_adjusted"] for u in unadjusted
                                          if u["kind"] == "test" and u["test_id"] == tid) + 1e-12
     assert raised > 0, "the guards never raised an adjusted p-value: the check tests nothing"
+
+
+def test_forcing_check_keys_are_the_checks_an_audit_lets_force(planted_results):
+    # section 4's reading names the checks that decide verdicts from the plan; they must be the
+    # ones the audit marks as forcing (guards are counted in the verdicts, not as checks)
+    results, _ = planted_results
+    forced = {check_key(c["name"]) for h in results["hypotheses"] for c in h["checks"]
+              if c.get("forces_inconclusive") and c.get("kind") != "guard"}
+    plan = load_config()
+    assert forced == set(forcing_check_keys(plan))
+    assert {"pre-trend (log_duration)", "placebo H7.placebo"} <= forced
+    inference = plan.inference.model_copy(update={"placebo_forces_inconclusive": False})
+    keys = forcing_check_keys(plan.model_copy(update={"inference": inference}))
+    assert keys == ["pre-trend (log_duration)", "anticipation (log_duration)"]
