@@ -141,3 +141,27 @@ def test_linear_target_is_the_engine_fitted_to_the_outcome_the_simulator_draws(s
         result = fit(build_design(frame, plan.models["H5"]), name="H5")
     for term in ("unrepresented", "post_policy:unrepresented"):
         assert 100 * result.params[term] == pytest.approx(targets[term], abs=0.12), term
+
+
+def test_a_variant_whose_sample_is_whole_shares_its_primary_models_fit(small_params, monkeypatch):
+    """A guard without special dockets on a court system that has none is the primary model's
+    fit: truth.py fits it once and gives both the same targets; a variant whose sample differs
+    (decisions before March 2020) is fitted on its own."""
+    from fairness_audit import truth
+    from fairness_audit.config import load_config
+    from fairness_audit.schema import coerce_decisions
+
+    sim = simulate(dataclasses.replace(small_params, n_courts=2), seed=8)
+    assert not (sim.decisions["docket"] != "regular").any()
+    plan = load_config()
+    names = ["H7", "H7_without_special_dockets", "H7_before_covid"]
+    plan = plan.model_copy(update={"models": {n: plan.models[n] for n in names}})
+    calls = []
+    original = truth.fit_expected
+    monkeypatch.setattr(truth, "fit_expected", lambda *a, **k: calls.append(1) or original(*a, **k))
+    decisions, _ = coerce_decisions(sim.decisions)
+    targets = truth.model_targets(decisions, sim.workload, sim.expected, plan,
+                                  coverage_start=sim.metadata["coverage_start"])
+    assert len(calls) == 2
+    assert targets["H7_without_special_dockets"] == targets["H7"]
+    assert targets["H7_before_covid"] != targets["H7"]
