@@ -234,6 +234,16 @@ def test_appendix_a_holds_every_model_and_only_it_has_coefficient_tables(rendere
     assert html.count("<h3>granted by ") == _part(html, "appendix-group-rates").count("<h3>granted by ") == 2
 
 
+def test_model_lines_name_the_cluster_in_words(audited, tmp_path):
+    # "judge" for judge_id, as the models' own notes say it; only the suffix goes
+    results = json.loads(json.dumps(audited))
+    results["models"][0]["cluster"] = "idea_id_court_id"
+    html, md = _render(results, tmp_path)
+    for text in (html, md):
+        assert re.search(r"\d(</span>)? judge clusters;", text)
+        assert "idea id court clusters;" in text
+
+
 def test_sensitivity_says_none_only_when_true(audited, rendered, tmp_path):
     results, html, _ = rendered
     none = "No sensitivity analysis applies to"

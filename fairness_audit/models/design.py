@@ -23,6 +23,12 @@ _INDEX = re.compile(r"\[(-?)(\d+)\]")
 _ENGINE_INDEX = re.compile(r"_ix(m?)(\d+)_xi")
 
 
+def cluster_unit(cluster: str) -> str:
+    """What a cluster is, in words: 'judge' for judge_id, 'court' for court_id (the models'
+    notes and the report's model lines say it the same way)."""
+    return cluster.removesuffix("_id").replace("_", " ")
+
+
 def column_for(term: str) -> str:
     """Engine-safe column name of a contract term (':' is formula syntax in every engine).
 

@@ -25,7 +25,7 @@ from scipy import stats
 
 from fairness_audit.errors import ModelWarning, NotEstimable
 from fairness_audit.models.classical import CrossProducts, fe_parameter_count
-from fairness_audit.models.design import Design, column_for, term_for
+from fairness_audit.models.design import Design, cluster_unit, column_for, term_for
 
 SMALL_SAMPLE = ("CRV1, G/(G-1) x (n-1)/(n-k), k without fixed effects nested in the judge "
                 "clusters; t(G-1) intervals and p-values")
@@ -119,11 +119,6 @@ def _engine_formula(design: Design) -> str:
     return f"{design.spec.outcome} ~ {rhs}" + (f" | {fe}" if fe else "")
 
 
-def _cluster_unit(cluster: str) -> str:
-    """What a cluster is, in words: 'judge' for judge_id, 'court' for court_id."""
-    return cluster.removesuffix("_id").replace("_", " ")
-
-
 def _checks(design: Design) -> list[str]:
     notes = []
     y = design.y
@@ -137,7 +132,7 @@ def _checks(design: Design) -> list[str]:
         if y.min() == y.max():
             notes.append(f"outcome '{design.spec.outcome}' takes a single value in the sample")
     n_clusters = design.data[design.cluster].nunique()
-    unit = _cluster_unit(design.cluster)
+    unit = cluster_unit(design.cluster)
     if n_clusters < 30:
         notes.append(f"only {n_clusters} {unit} clusters ({design.cluster}): clustered standard "
                      f"errors are unreliable with fewer than about 30")

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, pass_eval_context, select_autoescape
 
+from fairness_audit.models.design import cluster_unit
 from fairness_audit.report import plots, regression_tables, replication, report_tables
 from fairness_audit.report.brief import BRIEF_MAX_PAGES, brief_context, pdf_pages, print_pdf
 from fairness_audit.report.escape import md, md_code, safe_cell, slug, write_csv
@@ -60,7 +61,8 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update({name: _number_filter(name) for name in FORMATTERS})
     # anchor: a plan name (hypothesis id) as an HTML id that a contents link can name
-    env.filters.update(upper_median=upper_median, md=md, md_code=md_code, anchor=slug)
+    env.filters.update(upper_median=upper_median, md=md, md_code=md_code, anchor=slug,
+                       cluster_unit=cluster_unit)
     return env
 
 
