@@ -7,7 +7,7 @@ by this script, never by hand, and so is the reading below them (between
 ``<!-- validation_stress_reading:begin -->`` and its end marker): every count it cites, and
 every "within" or "above" the bound, comes from the same rows; its other figures come from the
 verdict-only plan (configs/validation/verdicts.yaml: dates, alpha), section 4's rows
-(``docs/validation_replicates.csv.gz``) and the scenarios' pseudo-true values
+(``docs/validation_replicates_earlier_rules.csv.gz``) and the scenarios' pseudo-true values
 (benchmarks/results/scenario_bias.json, written by benchmarks/scenario_bias.py: rerun this
 script after it)::
 
@@ -42,7 +42,7 @@ SCENARIO_BIAS = HERE.parent / "benchmarks" / "results" / "scenario_bias.json"
 RUNS = {"current": HERE / "validation_stress.csv.gz",
         "earlier": HERE / "validation_stress_earlier_rules.csv.gz"}
 # section 4's replicates (the whole plan at R = 200, the rules before section 5's)
-WHOLE_PLAN = HERE / "validation_replicates.csv.gz"
+WHOLE_PLAN = HERE / "validation_replicates_earlier_rules.csv.gz"
 RULES = {"current": "court x month effects, guards, checks judged by relevance",
          "family": "as current, guards held at the family's level (`inference.guard_level: "
                    "family`; recomputed from the same replicates)",

@@ -1,7 +1,9 @@
 """Write section 4's results of docs/validation.md (the whole plan at R = 200) from the
 committed replicates.
 
-The rows of every replicate are committed (``docs/validation_replicates.csv.gz``). The tables
+The rows of every replicate are committed (``docs/validation_replicates_earlier_rules.csv.gz``:
+the run under the rules before section 5's; ``docs/validation_replicates.csv.gz``: the rerun
+under the current rules, while it is under way the replicates finished so far). The tables
 between ``<!-- validation_whole_plan:begin -->`` and its end marker are what ``python -m
 fairness_audit.validation summarise`` prints for them, and the reading above the tables
 (between ``<!-- validation_whole_plan_reading:begin -->`` and its end marker) is written from
@@ -28,7 +30,8 @@ sys.path.insert(0, str(HERE))
 import marked_block  # noqa: E402
 
 PAGE = HERE / "validation.md"
-ROWS = HERE / "validation_replicates.csv.gz"
+# the rows section 4 reads: the earlier rules' run until the rerun has its 200 + 200 replicates
+ROWS = HERE / "validation_replicates_earlier_rules.csv.gz"
 BLOCK, READING_BLOCK = "validation_whole_plan", "validation_whole_plan_reading"
 # a target this close to zero is "no effect planted" (the simulator's zeros come out of its
 # model fits as 1e-16 or so)
