@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from fairness_audit import progress as pg
 from fairness_audit.cli import app
 from fairness_audit.command_errors import say
+from fairness_audit.report.brief import CHROMIUM_NAMES, find_chromium
 from fairness_audit.simulate import SimulationParams, simulate
 from fairness_audit.tables import TablePaths, write_decision_data
 
@@ -205,9 +206,12 @@ def test_audit_progress_is_plain_lines_on_stderr(loud_audit):
     # the tiny plan: one model; its disparity tables: granted (the plan's outcome when none is
     # named) by represented, before and after the policy, without adjusted gaps
     assert err[0].startswith("read ") and err[0].endswith(" decisions")
+    # on a machine without Chromium the audit also says why brief.pdf is missing
+    no_pdf = [] if find_chromium() else [
+        f"brief.pdf not written: no Chromium found (looked for {', '.join(CHROMIUM_NAMES)})"]
     assert err[1:] == ["fitting the models of the plan", "  models and analyses: 1 of 1",
                        "computing group disparities", "  disparity tables: 2 of 2",
-                       "writing the report"]
+                       "writing the report", *no_pdf]
     stdout = result.stdout.splitlines()
     assert stdout[:1] == final_lines(out)
     assert stdout[1].startswith("  H5 ") and "\x1b" not in result.stdout + result.stderr
