@@ -285,6 +285,10 @@ def test_brief_pdf_is_at_most_two_letter_pages(planted_results):
     _, out = planted_results
     if brief_module.find_chromium() is None:
         pytest.skip("no Chromium: the audit writes no brief.pdf")
+    if brief_module.substituted_fonts():
+        pytest.skip(f"this machine replaces {', '.join(brief_module.substituted_fonts())}: the "
+                    "brief's two pages are laid out with Arial's widths (Debian's "
+                    "fonts-liberation; .ci/run installs it)")
     data = (out / "brief.pdf").read_bytes()
     assert data.startswith(b"%PDF")
     assert 1 <= pdf_pages(data) <= 2
@@ -355,3 +359,20 @@ def test_the_verdicts_figure_keeps_every_label_clear_of_its_badge(planted_result
                    for t in row), [t.get_text() for t in row]
         labels += row
     assert labels[0].get_text().endswith("…")  # the long title was cut
+
+
+def test_a_brief_past_two_pages_names_the_fonts_replaced(tmp_path, monkeypatch):
+    """On a machine whose fonts are wider than the layout's the brief runs to a third page;
+    the audit's line says which fonts were replaced and what to install."""
+    from fairness_audit.report import render
+
+    def three_pages(html, pdf):
+        pdf.write_bytes(b"%PDF-1.4 " + b"<< /Type /Page >> " * 3)
+
+    monkeypatch.setattr(render, "print_pdf", three_pages)
+    for replaced, hint in (([], False), (["Arial -> DejaVu Sans"], True)):
+        monkeypatch.setattr(render, "substituted_fonts", lambda replaced=replaced: replaced)
+        lines: list[str] = []
+        render._brief_pdf(tmp_path, lines.append)
+        assert lines[0].startswith("brief.pdf has 3 pages, more than the 2 a brief should")
+        assert ("Arial -> DejaVu Sans" in lines[0] and "fonts-liberation" in lines[0]) == hint

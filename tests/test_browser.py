@@ -20,13 +20,26 @@ import pytest
 from browser import Browser, Page, find_browser
 
 from fairness_audit.report import render
-from fairness_audit.report.brief import BRIEF_MAX_PAGES, brief_context, pdf_pages
+from fairness_audit.report.brief import (
+    BRIEF_MAX_PAGES,
+    brief_context,
+    pdf_pages,
+    substituted_fonts,
+)
 from fairness_audit.report.numbers import sourced
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None,
     reason="no Chromium found (chromium, chromium-browser or google-chrome on PATH): the pages "
            "are not opened in a browser; .ci/run installs Debian's chromium")
+
+# the page sizes and widths below are those of the layout's fonts (Arial's and Times New Roman's
+# widths: Debian's fonts-liberation); with wider ones in their place they are not the layout's
+layout_fonts = pytest.mark.skipif(
+    bool(substituted_fonts()),
+    reason=f"this machine replaces {', '.join(substituted_fonts())}: the printed and window "
+           "widths are measured with the layout's fonts; install Debian's fonts-liberation "
+           "(.ci/run does)")
 
 DESKTOP, PHONE = 1280, 390  # window widths in CSS pixels: a laptop, a phone held upright
 LETTER_POINTS = (612, 792)
@@ -163,6 +176,7 @@ def test_a_reader_sees_every_concern_with_its_verdict(opened, planted_results, n
         assert heading, (h["id"], h["verdict"])
 
 
+@layout_fonts
 def test_brief_prints_on_at_most_two_letter_pages(opened, audit_folder):
     page, _ = opened["brief.html"]
     printed = page.print_pdf()  # the page's own @page size
@@ -173,6 +187,7 @@ def test_brief_prints_on_at_most_two_letter_pages(opened, audit_folder):
     assert 1 <= pdf_pages(written) <= BRIEF_MAX_PAGES
 
 
+@layout_fonts
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
 def test_brief_fits_the_window_without_sideways_scrolling(browser, audit_folder, width):
     page = browser.open((audit_folder / "brief.html").resolve().as_uri(), width=width)
@@ -182,6 +197,7 @@ def test_brief_fits_the_window_without_sideways_scrolling(browser, audit_folder,
         page.close()
 
 
+@layout_fonts
 def test_report_fits_a_desktop_window_without_sideways_scrolling(opened):
     page, _ = opened["report.html"]
     assert page.evaluate(OVERFLOW) == {"beyond": 0, "first": []}
@@ -198,11 +214,13 @@ def _printed_overflow(browser, path: Path, content_width: int) -> dict:
         page.close()
 
 
+@layout_fonts
 def test_brief_prints_at_full_size(browser, audit_folder):
     # @page { size: letter; margin: 0.5in 0.6in }: 8.5 - 1.2 = 7.3 inches of 96 CSS pixels
     assert _printed_overflow(browser, audit_folder / "brief.html", 700) == {"beyond": 0, "first": []}
 
 
+@layout_fonts
 def test_report_prints_at_full_size(browser, audit_folder):
     # @page { size: letter; margin: 0.75in }: 8.5 - 1.5 = 7 inches of 96 CSS pixels
     assert _printed_overflow(browser, audit_folder / "report.html", 672) == {"beyond": 0, "first": []}

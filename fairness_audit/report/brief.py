@@ -278,6 +278,36 @@ BRIEF_MAX_PAGES = 2  # US Letter pages
 PDF_TIMEOUT_SECONDS = 120
 
 
+# The brief and the report are laid out for the widths of Arial (or Helvetica) and Times New
+# Roman; Debian's fonts-liberation has fonts of the same widths. Where fontconfig replaces them by
+# a wider family (DejaVu, on a machine with no other fonts) the brief runs past two pages.
+LAYOUT_FONTS = {
+    "Arial": ("Arial", "Helvetica", "Liberation Sans", "Arimo", "Nimbus Sans", "TeX Gyre Heros"),
+    "Times New Roman": ("Times New Roman", "Times", "Liberation Serif", "Tinos", "Nimbus Roman",
+                        "TeX Gyre Termes"),
+}
+
+
+def substituted_fonts() -> list[str]:
+    """The layout's fonts that this machine replaces by a family of other widths, as
+    "Arial -> DejaVu Sans"; [] where they (or fonts of their widths) are installed, or where
+    fontconfig's ``fc-match`` is not there to ask."""
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return []
+    out = []
+    for name, same_widths in LAYOUT_FONTS.items():
+        try:
+            found = subprocess.run([fc_match, "-f", "%{family}", name], capture_output=True,
+                                   text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+        families = [f.strip() for f in found.split(",") if f.strip()]
+        if families and not any(f in same_widths for f in families):
+            out.append(f"{name} -> {families[0]}")
+    return out
+
+
 def find_chromium() -> str | None:
     """The first Chromium or Chrome binary on PATH (``CHROMIUM_NAMES``), or None."""
     for name in CHROMIUM_NAMES:

@@ -20,7 +20,13 @@ from jinja2 import Environment, PackageLoader, pass_eval_context, select_autoesc
 
 from fairness_audit.models.design import cluster_unit
 from fairness_audit.report import plots, regression_tables, replication, report_tables
-from fairness_audit.report.brief import BRIEF_MAX_PAGES, brief_context, pdf_pages, print_pdf
+from fairness_audit.report.brief import (
+    BRIEF_MAX_PAGES,
+    brief_context,
+    pdf_pages,
+    print_pdf,
+    substituted_fonts,
+)
 from fairness_audit.report.escape import md, md_code, safe_cell, slug, write_csv
 from fairness_audit.report.methods import methods
 from fairness_audit.report.numbers import FORMATTERS, as_html, fmt, pvalue, sourced
@@ -189,7 +195,12 @@ def _brief_pdf(outdir: Path, progress: Callable[[str], None]) -> None:
         return
     pages = pdf_pages((outdir / "brief.pdf").read_bytes())
     if pages > BRIEF_MAX_PAGES:
-        progress(f"brief.pdf has {pages} pages, more than the {BRIEF_MAX_PAGES} a brief should")
+        replaced = substituted_fonts()
+        why = (f" (this machine replaces {', '.join(replaced)}, wider fonts than the layout's: "
+               "install fonts of Arial's and Times New Roman's widths, such as Debian's "
+               "fonts-liberation)") if replaced else ""
+        progress(f"brief.pdf has {pages} pages, more than the {BRIEF_MAX_PAGES} a brief "
+                 f"should{why}")
 
 
 #: the files of an audit's output folder named at the end of a command, in reading order
