@@ -128,8 +128,9 @@ def _power(summary) -> str:
         if name.startswith("H4."):
             name = f"H4 ({name.split('.', 1)[1]})"
         with_effect.append(f"{name} {_pct(v['consistent'])}")
-    text = ("**Power** (planted, after adjustment and design checks): "
-            + ", ".join(with_effect))
+    guarded = any(c["check"].startswith("guard ") for c in summary["checks"])
+    after = "adjustment, design checks and guards" if guarded else "adjustment and design checks"
+    text = f"**Power** (planted, after {after}): " + ", ".join(with_effect)
     if without:
         text += (f"; the H4 terms with no planted effect are \"consistent\" in "
                  f"{_span(without)}")
