@@ -285,8 +285,8 @@ def test_brief_pdf_is_at_most_two_letter_pages(planted_results):
     _, out = planted_results
     if brief_module.find_chromium() is None:
         pytest.skip("no Chromium: the audit writes no brief.pdf")
-    if brief_module.substituted_fonts():
-        pytest.skip(f"this machine replaces {', '.join(brief_module.substituted_fonts())}: the "
+    if replaced := brief_module.substituted_fonts():
+        pytest.skip(f"this machine replaces {', '.join(replaced)}: the "
                     "brief's two pages are laid out with Arial's widths (Debian's "
                     "fonts-liberation; .ci/run installs it)")
     data = (out / "brief.pdf").read_bytes()

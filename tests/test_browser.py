@@ -35,9 +35,10 @@ pytestmark = pytest.mark.skipif(
 
 # the page sizes and widths below are those of the layout's fonts (Arial's and Times New Roman's
 # widths: Debian's fonts-liberation); with wider ones in their place they are not the layout's
+REPLACED_FONTS = substituted_fonts()
 layout_fonts = pytest.mark.skipif(
-    bool(substituted_fonts()),
-    reason=f"this machine replaces {', '.join(substituted_fonts())}: the printed and window "
+    bool(REPLACED_FONTS),
+    reason=f"this machine replaces {', '.join(REPLACED_FONTS)}: the printed and window "
            "widths are measured with the layout's fonts; install Debian's fonts-liberation "
            "(.ci/run does)")
 
