@@ -40,6 +40,7 @@ import contextlib
 import csv
 import dataclasses
 import gzip
+import itertools
 import math
 import os
 import re
@@ -359,7 +360,7 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
     resumes.
     """
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -378,27 +379,34 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
         with _one_thread_per_worker(), \
                 ProcessPoolExecutor(workers, mp_context=ctx) as pool, \
                 as_progress(progress).task("replicates", len(specs)) as task:
-            futures = {pool.submit(replicate or run_replicate, spec): spec for spec in specs}
+            # one replicate per worker is handed out at a time, so that after the time limit
+            # none starts however quickly the running ones return
+            waiting = iter(specs)
+            running = {pool.submit(replicate or run_replicate, s): s
+                       for s in itertools.islice(waiting, workers)}
             written: set[ReplicateSpec] = set()
             try:
-                for future in as_completed(futures):
-                    if future.cancelled():  # not started before the time limit
-                        continue
-                    rows = future.result()
-                    written.add(futures[future])
-                    k = len(written)
-                    writer.writerows(rows)
-                    fh.flush()
-                    task.advance()
-                    first = rows[0]
-                    log(f"[{k}/{len(specs)}] {first['design']} #{first['replicate']}: "
-                        f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
-                        f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
-                    if deadline and time.monotonic() > deadline:
-                        cancelled = sum(f.cancel() for f in futures)
-                        log(f"time limit reached: {cancelled} replicate(s) not started, those "
-                            "running finish (rows so far are kept; rerun to resume)")
-                        deadline = None
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        rows = future.result()
+                        written.add(running.pop(future))
+                        writer.writerows(rows)
+                        fh.flush()
+                        task.advance()
+                        first = rows[0]
+                        log(f"[{len(written)}/{len(specs)}] {first['design']} "
+                            f"#{first['replicate']}: "
+                            f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
+                            f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
+                        if deadline and time.monotonic() > deadline:
+                            left = len(specs) - len(written) - len(running)
+                            log(f"time limit reached: {left} replicate(s) not started, those "
+                                "running finish (rows so far are kept; rerun to resume)")
+                            deadline = None
+                            waiting = iter(())
+                        for spec in itertools.islice(waiting, 1):
+                            running[pool.submit(replicate or run_replicate, spec)] = spec
             except BrokenProcessPool:
                 left = sorted(f"{s.design} #{s.replicate}" for s in specs if s not in written)
                 raise WorkerDied(
