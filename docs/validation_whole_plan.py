@@ -3,7 +3,9 @@ committed replicates.
 
 The rows of every replicate are committed (``docs/validation_replicates_earlier_rules.csv.gz``:
 the run under the rules before section 5's; ``docs/validation_replicates.csv.gz``: the rerun
-under the current rules, while it is under way the replicates finished so far). The tables
+under the current rules, while it is under way the replicates finished so far;
+``docs/validation_replicates_crv1.csv.gz``: the first rerun's planted replicates, with CRV1
+errors for the court x month models, which the block ``validation_whole_plan_crv1`` reads). The tables
 between ``<!-- validation_whole_plan:begin -->`` and its end marker are what ``python -m
 fairness_audit.validation summarise`` prints for them, and the reading above the tables
 (between ``<!-- validation_whole_plan_reading:begin -->`` and its end marker) is written from
@@ -32,7 +34,10 @@ import marked_block  # noqa: E402
 PAGE = HERE / "validation.md"
 # the rows section 4 reads: the earlier rules' run until the rerun has its 200 + 200 replicates
 ROWS = HERE / "validation_replicates_earlier_rules.csv.gz"
+# the rerun's replicates that ran with CRV1 errors for the court x month models, before CR2
+CRV1_ROWS = HERE / "validation_replicates_crv1.csv.gz"
 BLOCK, READING_BLOCK = "validation_whole_plan", "validation_whole_plan_reading"
+CRV1_BLOCK = "validation_whole_plan_crv1"
 # a target this close to zero is "no effect planted" (the simulator's zeros come out of its
 # model fits as 1e-16 or so)
 NO_EFFECT = 1e-9
@@ -178,9 +183,41 @@ def render(summary=None) -> str:
     return markdown(summary or summarise([ROWS])).rstrip("\n")
 
 
+def crv1_spread(summary=None) -> str:
+    """What the rows run with CRV1 show of the quota terms: the spread of the estimates over
+    their mean standard error and the coverage, court x month models against fiscal ones."""
+    summary = summary or summarise([CRV1_ROWS])
+    models = load_config().models
+    rows = [c for c in summary["coverage"] if "quota_shortfall" in c["term"]
+            and c["term"].count(":") <= 1]
+    kinds = {"court x month": [], "fiscal-year and fiscal-month": []}
+    for c in rows:
+        court_month = "court_id^calendar_month" in models[c["model"]].fixed_effects
+        kinds["court x month" if court_month else "fiscal-year and fiscal-month"].append(c)
+    parts = []
+    for kind, cs in kinds.items():
+        ratios = [c["sd_estimate"] / c["mean_se"] for c in cs]
+        parts.append(f"of the models with {kind} effects ({len(cs)} terms) spread "
+                     f"{min(ratios):.2f}-{max(ratios):.2f} times their mean standard error and "
+                     f"covered their targets in {_span([c['coverage'] for c in cs])} of the "
+                     "replicates")
+    n = max(c["R"] for c in rows)
+    lines = [f"In the {n} planted replicates run with CRV1 errors for every decision-level "
+             f"model (`{CRV1_ROWS.name}`), the estimates of the quota terms "
+             "(`quota_shortfall`, `post_policy:quota_shortfall`) " + "; those ".join(parts) + ".",
+             "",
+             "| test | term | model | R | coverage | SD of estimates / mean SE |",
+             "|---|---|---|---|---|---|"]
+    for c in rows:
+        lines.append(f"| {c['test']} | `{c['term']}` | {c['model']} | {c['R']} | "
+                     f"{c['coverage']:.3f} | {c['sd_estimate'] / c['mean_se']:.2f} |")
+    return "\n".join(lines)
+
+
 def write(check: bool = False) -> bool:
     summary = summarise([ROWS])
-    blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary) + "\n"}
+    blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary) + "\n",
+              CRV1_BLOCK: crv1_spread() + "\n"}
     return marked_block.update(PAGE, blocks, check=check)
 
 

@@ -135,9 +135,10 @@ class ModelSpec(_Frozen):
     terms: tuple[str, ...]
     fixed_effects: tuple[str, ...] = ()
     sample: tuple[str, ...] = ()
-    # CRV1 (default) or CRV3, the leave-one-judge-out jackknife (linear models; see
-    # models/jackknife.py for when CRV1 is too small)
-    cov_type: Literal["CRV1", "CRV3"] = "CRV1"
+    # CRV1 (default); CRV3, the leave-one-judge-out jackknife (linear models; see
+    # models/jackknife.py for when CRV1 is too small); CR2, bias-reduced linearization (models
+    # with fixed effects; models/bias_reduced.py: with court x month effects)
+    cov_type: Literal["CRV1", "CRV3", "CR2"] = "CRV1"
     # the cluster of this model's standard errors (default: inference.cluster)
     cluster: str | None = None
     # decisions dated on or after this day are left out (e.g. 2020-03-01: before COVID)
@@ -155,6 +156,12 @@ class ModelSpec(_Frozen):
             if name not in SAMPLE_FILTERS:
                 raise ValueError(f"sample names '{name}', which is not a sample filter; expected "
                                  f"one of {sorted(SAMPLE_FILTERS)}")
+        if self.cov_type == "CRV3" and self.family != "ols":
+            raise ValueError(f"cov_type CRV3 (the jackknife on cell means) is computed for linear "
+                             f"models; found family '{self.family}': use CR2 or CRV1")
+        if self.cov_type == "CR2" and not self.fixed_effects:
+            raise ValueError("cov_type CR2 is computed for models with fixed effects; this model "
+                             "has none: use CRV1")
         return self
 
 

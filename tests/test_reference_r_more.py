@@ -8,7 +8,8 @@ needed to run the comparisons. To regenerate the output (R 4.2.2, sandwich 3.0-2
     Rscript tests/reference/reference_more.R tests/reference tests/reference
 
 The last test reruns the script when Rscript and sandwich are there and checks that it writes
-the committed output.
+the committed output. The CR2 standard errors (models/bias_reduced.py) are compared with the
+script's loop over judges, and for a linear model without judge effects with sandwich's HC2.
 
 Tolerances (relative):
 
@@ -67,7 +68,7 @@ DROPPED = "dropped by the engine: singleton or constant-outcome fixed-effect gro
 COEF_RTOL = 1e-6
 SE_RTOL = 1e-4
 SE_RTOL_COURT_MONTH = 3e-4  # IRLS convergence error with 240 court x month levels (see above)
-OUTPUTS = ("h1", "h5", "h7", "h2_court_month", "h2_separated")
+OUTPUTS = ("h1", "h5", "h7", "h2_court_month", "h2_separated", "h2_court_month_cr2", "h7_cr2")
 
 
 def _input(name: str) -> pd.DataFrame:
@@ -168,6 +169,56 @@ def test_h2_with_court_by_calendar_month_fixed_effects_matches_r():
     _compare(result, ref, frame, H2_FC, SE_RTOL_COURT_MONTH)
 
 
+CR2_CASES = [  # (output, model in it, input, spec, tolerance of the standard errors)
+    ("h2_court_month_cr2", "h2_court_month_logit_cr2", "h2_court_month",
+     H2_FC.model_copy(update={"cov_type": "CR2"}), SE_RTOL),
+    ("h2_court_month_cr2", "h2_court_month_lpm_cr2", "h2_court_month",
+     H2_FC.model_copy(update={"family": "ols", "cov_type": "CR2"}), SE_RTOL),
+    ("h7_cr2", "h7_no_judge_lpm_cr2_loop", "h7",
+     H7.model_copy(update={"family": "ols", "fixed_effects": F[1:], "cov_type": "CR2"}), SE_RTOL),
+    ("h7_cr2", "h7_no_judge_lpm_hc2_sandwich", "h7",
+     H7.model_copy(update={"family": "ols", "fixed_effects": F[1:], "cov_type": "CR2"}), SE_RTOL),
+    ("h7_cr2", "h7_no_judge_logit_cr2_loop", "h7",
+     H7.model_copy(update={"fixed_effects": F[1:], "cov_type": "CR2"}), SE_RTOL),
+]
+
+
+@pytest.mark.parametrize(("output", "model", "source", "spec", "se_rtol"), CR2_CASES,
+                         ids=[c[1] for c in CR2_CASES])
+def test_cr2_matches_r(output, model, source, spec, se_rtol):
+    """CR2 (models/bias_reduced.py) against R: the loop over judges of reference_more.R, and
+    sandwich's HC2 for the linear model without judge effects (the same estimator there)."""
+    frame = _input(source)
+    result = _fit(frame, spec, ssc_k_fixef="nonnested")
+    assert result.cov_type == "CR2"
+    ref = _r_output(output)
+    ref = ref[ref["model"] == model].set_index("term")
+    terms = list(spec.terms)
+    assert result.n_obs == int(ref["n_obs"].iloc[0]) == len(frame)
+    assert result.n_clusters == int(ref["n_clusters"].iloc[0])
+    np.testing.assert_allclose(result.params[terms], ref.loc[terms, "estimate"], rtol=COEF_RTOL)
+    np.testing.assert_allclose(result.std_errors[terms], ref.loc[terms, "std_error"], rtol=se_rtol)
+
+
+def test_the_r_loop_is_sandwichs_hc2_for_a_linear_model():
+    """Where nothing is nested in the judges, sandwich's HC2 for lm is the same estimator as the
+    script's loop: the loop is checked before it checks us."""
+    ref = _r_output("h7_cr2").set_index(["model", "term"])["std_error"]
+    np.testing.assert_allclose(ref["h7_no_judge_lpm_cr2_loop"], ref["h7_no_judge_lpm_hc2_sandwich"],
+                               rtol=1e-12)
+
+
+def test_the_plan_uses_cr2_for_h2_h4_and_h7():
+    """Their court x month effects rest on the few judges of a court (models/bias_reduced.py);
+    their fiscal-effects variants take CR2 too, so that they differ in their effects alone. H3
+    and H5 (fiscal effects only, estimated from every judge) keep CRV1, as compared with R."""
+    for name, spec in load_config().models.items():
+        if name.split("_")[0] in ("H2", "H4", "H7"):
+            assert spec.cov_type == "CR2", name
+        elif name in ("H3", "H5"):
+            assert spec.cov_type == "CRV1", name
+
+
 def _drop_constant_levels(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """R's rule, written again here: rows of levels with one outcome go, until none is left."""
     while True:
@@ -244,6 +295,15 @@ def _largest_differences() -> None:
         print(f"{name}: {len(frame)} rows, n {result.n_obs}, G {result.n_clusters}, dropped "
               f"{sum(result.excluded.values())}; factor {factor:.7f}; coefficients {coef.max():.1e} "
               f"({coef.idxmax()}); standard errors {se.max():.1e} ({se.idxmax()})")
+    for output, model, source, spec, _ in CR2_CASES:
+        result = _fit(_input(source), spec, "nonnested")
+        ref = _r_output(output)
+        ref = ref[ref["model"] == model].set_index("term")
+        terms = list(spec.terms)
+        coef = (result.params[terms] / ref.loc[terms, "estimate"] - 1).abs()
+        se = (result.std_errors[terms] / ref.loc[terms, "std_error"] - 1).abs()
+        print(f"{model} (CR2): n {result.n_obs}, G {result.n_clusters}; coefficients "
+              f"{coef.max():.1e} ({coef.idxmax()}); standard errors {se.max():.1e} ({se.idxmax()})")
     # the court x month logit again, with pyfixest's IRLS run to 1e-12 instead of 1e-8
     frame = _input("h2_court_month")
     frame["court_month"] = frame["court_id"] + " " + frame["calendar_month"]

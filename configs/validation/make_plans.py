@@ -6,8 +6,9 @@ placebo terms) and the guards; no supporting or other robustness tests, no H6, n
 
 * ``verdicts.yaml``: the default plan's rules (court x month effects, guards, checks judged by
   relevance).
-* ``verdicts_earlier_rules.yaml``: the rules before them (fiscal-year and fiscal-month effects,
-  no guards, checks judged by significance alone), to record how often they false-flag.
+* ``verdicts_earlier_rules.yaml``: the rules before them (fiscal-year and fiscal-month effects
+  with CRV1 errors, no guards, checks judged by significance alone), to record how often they
+  false-flag.
 * ``referee.yaml``: the default plan with what the referee's quantities need (bootstrap
   p-values, parallel-trends and omitted-variable sensitivity) and without what they do not
   (the group tables, H6), to record their behaviour on the null and planted designs.
@@ -76,6 +77,7 @@ def earlier_rules(plan: dict) -> dict:
     for spec in out["models"].values():
         if "court_id^calendar_month" in spec.get("fixed_effects", []):
             spec["fixed_effects"] = list(F)
+            spec.pop("cov_type", None)  # CRV1, the earlier rules' standard errors
     return out
 
 

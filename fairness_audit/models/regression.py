@@ -9,7 +9,9 @@ Standard errors: CRV1 clustered by judge, small-sample factor G/(G-1) x (n-1)/(n
 leaves out fixed effects nested in the clusters (the fixest and reghdfe convention). R's
 ``sandwich::vcovCL`` on a ``glm`` with factor dummies counts every dummy in k; the reference
 tests reproduce it with ``k_fixef="full"``. Intervals and p-values use t(G - 1) critical
-values, G the number of judge clusters, whatever the engine.
+values, G the number of judge clusters, whatever the engine. A model with ``cov_type: CR2``
+(H2, H4, H7: their court x month effects rest on few judges) gets the bias-reduced
+linearization of models/bias_reduced.py instead, from the engine's final fit.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fairness_audit.errors import ModelWarning, NotEstimable
+from fairness_audit.errors import AuditError, ModelWarning, NotEstimable
 from fairness_audit.models.classical import CrossProducts, fe_parameter_count
 from fairness_audit.models.design import Design, cluster_unit, column_for, term_for
 
 SMALL_SAMPLE = ("CRV1, G/(G-1) x (n-1)/(n-k), k without fixed effects nested in the judge "
                 "clusters; t(G-1) intervals and p-values")
+CR2_TEXT = ("CR2: bias-reduced linearization (Bell-McCaffrey; for a logit at its final IRLS "
+            "weights), no further small-sample factor; t(G-1) intervals and p-values")
 FEW_DECISIONS_PER_JUDGE = 200
 # a term identified by fewer decisions or judges than this gets a warning ("tiny group")
 MIN_TERM_ROWS = 100
@@ -196,7 +200,6 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         A binary term separates the outcome, the fit did not converge, or an estimate or
         standard error is not finite: each with a message naming the model.
     """
-    from fairness_audit.errors import AuditError
 
     n_clusters = int(design.data[design.cluster].nunique())
     if n_clusters < 2:
@@ -407,6 +410,8 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, na
         seen[na_index] = False
     kept = np.zeros(len(design.data), dtype=bool)
     kept[rows[seen]] = True
+    if design.spec.cov_type == "CR2":
+        cov = _cr2_cov(design, kept, params, model)
     info = {"collinear": missing_terms,
             "converged": bool(getattr(model, "convergence", True)) if design.spec.family != "ols"
             else True, "dropped": dropped, "kept": kept,
@@ -419,7 +424,38 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, na
             np.asarray(model._Y), np.asarray(model._X), tuple(term_for(n) for n in names),
             n_obs=int(model._N), fe_parameters=fe_parameter_count(levels),
             outcome=design.spec.outcome)
+    if design.spec.cov_type == "CR2":
+        info["cov_type"] = ("CR2", CR2_TEXT)
     return params, cov, int(model._N), engine, notes, info
+
+
+def _cr2_cov(design: Design, kept: np.ndarray, params: pd.Series, model) -> pd.DataFrame:
+    """CR2 covariance (models/bias_reduced.py) of a pyfixest fit on the design's ``kept`` rows."""
+    from scipy.special import expit
+
+    from fairness_audit.models.bias_reduced import adjusted_cov
+    from fairness_audit.models.cells import refactorize
+
+    y = design.y[kept]
+    if design.spec.family == "ols":
+        weights = np.ones(len(y))
+        residuals = np.asarray(model._u_hat, dtype=float).ravel()
+    else:
+        eta = np.asarray(model._Y_hat_link, dtype=float).ravel()
+        mu = expit(eta) if design.spec.family == "logit" else np.exp(eta)
+        weights = mu * (1 - mu) if design.spec.family == "logit" else mu
+        residuals = (y - mu) / np.sqrt(weights)
+    if len(residuals) != len(y):
+        raise AuditError(f"CR2 standard errors: the engine's {len(residuals)} residuals do not "
+                         f"line up with the {len(y)} rows it kept")
+    estimated = [t for t in design.terms if np.isfinite(params.get(t, np.nan))]
+    X = design.X[kept][:, [design.terms.index(t) for t in estimated]]
+    clusters = pd.factorize(design.data[design.cluster].to_numpy()[kept])[0]
+    V = adjusted_cov(X, refactorize(design.fe_codes()[kept]), clusters, weights=weights,
+                     residuals=residuals)
+    cov = pd.DataFrame(np.nan, index=params.index, columns=params.index)
+    cov.loc[estimated, estimated] = V
+    return cov
 
 
 def _fit_cells(design: Design, name: str, classical: bool = False):

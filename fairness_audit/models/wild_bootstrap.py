@@ -23,7 +23,8 @@ clustered by c):
 
 The (n - 1) / (n - k) factor of the analytic CRV1 is left out: it multiplies the observed and
 every bootstrap statistic alike and cannot change p. The bootstrap t uses CRV1 even where the
-analytic errors are the jackknife (H1's CRV3), as boottest and fwildclusterboot do.
+analytic errors are the jackknife (H1's CRV3) or CR2 (H2_lpm), as boottest and fwildclusterboot
+do: the bootstrap compares t with its own draws, whatever their scale.
 
 How, without refitting each replicate (the "fast and wild" algebra of Roodman, MacKinnon,
 Nielsen & Webb 2019). Sweep the fixed effects out of y and X once (``X..`` below, the

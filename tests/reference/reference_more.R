@@ -129,4 +129,58 @@ d$judge_in_court <- judge_in_court(d)  # the first judges of what is left
 m <- logit(d, "granted", Fc_dummies)
 write_output(rows_for("h2_separated_logit", m, x_terms, clustered(m), d, n_in - nrow(d), passes),
              "h2_separated_r_output.csv")
+
+# CR2 (bias-reduced linearization, models/bias_reduced.py), clustered by judge, written out as a
+# loop over judges: V = (X'WX)^-1 [sum_g s_g s_g'] (X'WX)^-1, s_g = X_g' W_g^(1/2) A_g e_g with
+# e the working residuals times W^(1/2) and A_g = (I - H_gg)^(-1/2), H_gg the judge's block of
+# the hat matrix of the last IRLS step (of least squares for lm). With judge dummies H_gg has an
+# eigenvalue of 1 (the judge's own dummy); A_g is the Moore-Penrose inverse square root there
+# (Pustejovsky & Tipton 2018). No small-sample factor.
+cr2_loop <- function(m, cluster) {
+  b <- coef(m)
+  X <- model.matrix(m)[, !is.na(b), drop = FALSE]
+  w <- weights(m, "working")
+  if (is.null(w)) w <- rep(1, nrow(X))
+  Xw <- X * sqrt(w)
+  e <- sqrt(w) * residuals(m, "working")
+  XX1 <- chol2inv(qr.R(qr(Xw)))
+  meat <- matrix(0, ncol(X), ncol(X))
+  for (j in unique(cluster)) {
+    ij <- which(cluster == j)
+    H <- Xw[ij, , drop = FALSE] %*% XX1 %*% t(Xw[ij, , drop = FALSE])
+    ev <- eigen(diag(length(ij)) - H, symmetric = TRUE)
+    root <- ifelse(ev$values > 1e-8, 1 / sqrt(pmax(ev$values, 1e-8)), 0)
+    s <- crossprod(Xw[ij, , drop = FALSE], ev$vectors %*% (root * crossprod(ev$vectors, e[ij])))
+    meat <- meat + s %*% t(s)
+  }
+  V <- XX1 %*% meat %*% XX1
+  dimnames(V) <- list(colnames(X), colnames(X))
+  V
+}
+
+# H2 with court x month effects (the plan's primary): logit and linear probability, CR2 loop
+d <- read_input("h2_court_month_input.csv")
+m <- logit(d, "granted", Fc_dummies)
+out <- rows_for("h2_court_month_logit_cr2", m, x_terms, cr2_loop(m, d$judge_id), d)
+d$post_policy__quota_shortfall <- d$post_policy * d$quota_shortfall
+m <- lm(as.formula(paste("granted ~", paste(x_terms, collapse = " + "), "+", fe_terms(Fc_dummies))),
+        data = d)
+out <- rbind(out, rows_for("h2_court_month_lpm_cr2", m, x_terms, cr2_loop(m, d$judge_id), d))
+write_output(out, "h2_court_month_cr2_r_output.csv")
+
+# H7's outcome without judge effects (nothing nested in the judges): for the linear model
+# sandwich's HC2 is the same estimator, written beside the loop; for the logit the loop only
+# (sandwich's clustered HC2 for a glm applies the non-symmetric hat matrix to the response
+# residuals, which is not Bell & McCaffrey's weighted form)
+d <- read_input("h7_input.csv")
+d$post_policy__quota_shortfall <- d$post_policy * d$quota_shortfall
+F_no_judge <- c("fiscal_year", "fiscal_month", "nationality", "case_type")
+m <- lm(as.formula(paste("in_absentia ~", paste(x_terms, collapse = " + "), "+", fe_terms(F_no_judge))),
+        data = d)
+out <- rbind(
+  rows_for("h7_no_judge_lpm_hc2_sandwich", m, x_terms, vcovCL(m, cluster = ~judge_id, type = "HC2"), d),
+  rows_for("h7_no_judge_lpm_cr2_loop", m, x_terms, cr2_loop(m, d$judge_id), d))
+m <- logit(d, "in_absentia", F_no_judge)
+out <- rbind(out, rows_for("h7_no_judge_logit_cr2_loop", m, x_terms, cr2_loop(m, d$judge_id), d))
+write_output(out, "h7_cr2_r_output.csv")
 cat(sprintf("R %s, sandwich %s\n", getRversion(), packageVersion("sandwich")))

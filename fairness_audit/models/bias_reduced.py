@@ -1,0 +1,148 @@
+"""Bias-reduced linearization (CR2) covariance for models with absorbed fixed effects.
+
+Why: with court x calendar month fixed effects (H2, H4 and H7's primary specification) each
+court's monthly effect is estimated from the few judges of that court. A judge's own noise then
+moves its court's effects, its residuals understate that noise, and CRV1 standard errors of
+terms that vary between judges (the quota shortfall) are too small: on the simulator, five
+judges per court, the estimates of H2's and H7's quota terms spread about 1.15 times their
+CRV1 standard errors (docs/validation.md, section 4). Terms that vary within a judge's month
+(representation, custody) are not affected. CR2 (Bell & McCaffrey 2002) rescales each judge's
+residuals by (I - H_gg)^(-1/2), H_gg the judge's block of the hat matrix, which undoes that
+shrinkage exactly when the model's variance is right; for a logit the hat matrix is that of the
+last IRLS step (Kauermann & Carroll 2001), as R's ``sandwich::vcovCL(type = "HC2")`` computes it
+for a ``glm``. There is no further small-sample factor; intervals use t(G - 1) as for CRV1.
+The leave-one-judge-out jackknife (CRV3, H1's choice, models/jackknife.py) over-corrects here:
+about 1.27 times CRV1 where the spread is 1.15 (docs/validation.md).
+
+Fixed effects nested in the clusters (the judge's own effect) give H_gg an eigenvalue of 1: the
+residuals of a judge sum to zero in that direction, and the inverse square root is taken over
+the other eigenvalues (the Moore-Penrose form of Pustejovsky & Tipton 2018, "Small-sample
+methods for cluster-robust variance estimation and hypothesis testing in fixed effects models",
+which shows it equals CR2 computed with those effects absorbed).
+
+Computation (why it is fast at national size): every fixed effect is a block of dummy columns;
+the hat matrix needs a generalized inverse of the weighted cross-product A = Z'WZ of all of
+them (some thousands of columns). The fixed effect with most levels (court x month) has a
+diagonal block D, so with the other columns E (judges, nationalities, case types, the terms)
+
+    A^- = [[D^-1 + K S^+ K', -K S^+], [-S^+ K', S^+]],   K = D^-1 C,  S = E - C' K,
+
+needs only the pseudo-inverse of the small Schur complement S (any generalized inverse gives the
+same hat matrix and the same estimable coefficients). A judge touches few columns (its months,
+its nationalities, the terms): H_gg's non-zero eigenvalues are those of L' A^-_SS L with
+L L' = Z_gS' W_g Z_gS, all of the size of the columns touched, never of the judge's rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+# eigenvalues below this share of the largest (after scaling to unit diagonal) are zero
+RANK_TOL = 1e-10
+# an eigenvalue of H_gg within this of 1 is a direction of a fixed effect nested in the cluster
+UNIT_TOL = 1e-8
+
+
+def _pinv_sym(M: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse of a symmetric positive semi-definite matrix, scaled first."""
+    scale = np.sqrt(np.clip(np.diag(M), np.finfo(float).tiny, None))
+    lam, vec = np.linalg.eigh(M / scale[:, None] / scale[None, :])
+    keep = lam > RANK_TOL * max(lam.max(), 0.0)
+    inv = (vec[:, keep] / lam[keep]) @ vec[:, keep].T
+    return inv / scale[:, None] / scale[None, :]
+
+
+def _root_sym(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L, L^+) with L L' = M, for a symmetric positive semi-definite M of any rank."""
+    scale = np.sqrt(np.clip(np.diag(M), np.finfo(float).tiny, None))
+    lam, vec = np.linalg.eigh(M / scale[:, None] / scale[None, :])
+    keep = lam > RANK_TOL * max(lam.max(), 0.0)
+    vec, root = vec[:, keep], np.sqrt(lam[keep])
+    # M = diag(scale) V diag(lam) V' diag(scale): L = diag(scale) V diag(root)
+    L = scale[:, None] * vec * root
+    L_plus = (vec / root).T / scale[None, :]
+    return L, L_plus
+
+
+def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights: np.ndarray,
+                 residuals: np.ndarray, kind: str = "CR2") -> np.ndarray:
+    """CR2 covariance of the coefficients of ``X`` in a model with fixed effects ``fe``.
+
+    ``kind`` "CR0" (no adjustment: CRV1 without its small-sample factor) and "CR3" ((I -
+    H_gg)^-1, the linearised leave-one-judge-out jackknife, times (G - 1) / G) are there to be
+    compared with CR2 (tests, docs/validation_standard_errors.py); the audit uses CR2.
+
+    Parameters
+    ----------
+    X : the terms' columns of the rows fitted, shape (n, k); none collinear.
+    fe : integer codes of each fixed effect, shape (n, m), consecutive from 0.
+    clusters : integer code of each row's cluster, shape (n,).
+    weights : the working weights of the fit (1 for least squares; mu (1 - mu) for a logit).
+    residuals : the working residuals times the root of the weights (y - fitted for least
+        squares; (y - mu) / sqrt(mu (1 - mu)) for a logit).
+    kind : "CR2" (default), "CR0" or "CR3".
+
+    Returns
+    -------
+    numpy.ndarray
+        The k x k covariance (no small-sample factor).
+    """
+    power = {"CR0": 0.0, "CR2": -0.5, "CR3": -1.0}[kind]
+    n, k = X.shape
+    root_w = np.sqrt(weights)
+    rows = np.arange(n)
+    sizes = [int(fe[:, j].max()) + 1 for j in range(fe.shape[1])]
+    big = int(np.argmax(sizes)) if sizes else -1
+    dummies = [sparse.csr_matrix((root_w, (rows, fe[:, j])), shape=(n, sizes[j]))
+               for j in range(fe.shape[1]) if j != big]
+    Z_E = sparse.hstack(dummies + [sparse.csr_matrix(X * root_w[:, None])], format="csr")
+    p_E = Z_E.shape[1]
+    terms = np.arange(p_E - k, p_E)
+    if big >= 0:
+        Z_D = sparse.csr_matrix((root_w, (rows, fe[:, big])), shape=(n, sizes[big]))
+        D = np.bincount(fe[:, big], weights=weights, minlength=sizes[big])
+        K = (Z_D.T @ Z_E).toarray() / D[:, None]
+        S = (Z_E.T @ Z_E).toarray() - (Z_D.T @ Z_E).toarray().T @ K
+    else:
+        Z_D = sparse.csr_matrix((n, 0))
+        D = np.zeros(0)
+        K = np.zeros((0, p_E))
+        S = (Z_E.T @ Z_E).toarray()
+    S_plus = _pinv_sym((S + S.T) / 2)
+    KS = K @ S_plus  # A^-'s off-diagonal block, less its sign
+    p_D = Z_D.shape[1]
+    Z = sparse.hstack([Z_D, Z_E], format="csr")
+
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.searchsorted(clusters[order], np.arange(int(clusters.max()) + 2))
+    cov = np.zeros((k, k))
+    for g in range(len(bounds) - 1):
+        idx = order[bounds[g]:bounds[g + 1]]
+        if len(idx) == 0:
+            continue
+        Z_g = Z[idx]
+        touched = np.unique(Z_g.indices)
+        Z_gS = Z_g[:, touched]
+        in_D = touched < p_D
+        d_cols, e_cols = touched[in_D], touched[~in_D] - p_D
+        # A^-_SS in blocks: [[diag(1/D) + K S^+ K', -K S^+], [-S^+ K', S^+]] on the columns touched
+        A_SS = np.empty((len(touched), len(touched)))
+        A_SS[np.ix_(in_D, in_D)] = KS[d_cols] @ K[d_cols].T + np.diag(1.0 / D[d_cols])
+        A_SS[np.ix_(in_D, ~in_D)] = -KS[np.ix_(d_cols, e_cols)]
+        A_SS[np.ix_(~in_D, in_D)] = -KS[np.ix_(d_cols, e_cols)].T
+        A_SS[np.ix_(~in_D, ~in_D)] = S_plus[np.ix_(e_cols, e_cols)]
+        L, L_plus = _root_sym((Z_gS.T @ Z_gS).toarray())
+        T = L.T @ A_SS @ L
+        lam, V = np.linalg.eigh((T + T.T) / 2)
+        shrink = np.where(lam < 1 - UNIT_TOL, np.clip(1 - lam, UNIT_TOL, None) ** power - 1, 0.0)
+        base = Z_gS.T @ residuals[idx]
+        adjusted = base + L @ (V @ (shrink * (V.T @ (L_plus @ base))))
+        # the terms' rows of A^- times Z_gS' times the adjusted residuals
+        score = (S_plus[np.ix_(terms, e_cols)] @ adjusted[~in_D]
+                 - KS[np.ix_(d_cols, terms)].T @ adjusted[in_D])
+        cov += np.outer(score, score)
+    if kind == "CR3":
+        n_clusters = len(np.unique(clusters))
+        cov *= (n_clusters - 1) / n_clusters
+    return cov
