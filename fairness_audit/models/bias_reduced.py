@@ -9,16 +9,16 @@ CRV1 standard errors (docs/validation.md, section 4). Terms that vary within a j
 (representation, custody) are not affected. CR2 (Bell & McCaffrey 2002) rescales each judge's
 residuals by (I - H_gg)^(-1/2), H_gg the judge's block of the hat matrix, which undoes that
 shrinkage exactly when the model's variance is right; for a logit the hat matrix is that of the
-last IRLS step (Kauermann & Carroll 2001), as R's ``sandwich::vcovCL(type = "HC2")`` computes it
-for a ``glm``. There is no further small-sample factor; intervals use t(G - 1) as for CRV1.
-The leave-one-judge-out jackknife (CRV3, H1's choice, models/jackknife.py) over-corrects here:
-about 1.27 times CRV1 where the spread is 1.15 (docs/validation.md).
+last IRLS step, in the weighted form of Bell & McCaffrey (Kauermann & Carroll 2001). There is no
+further small-sample factor; intervals use t(G - 1) as for CRV1. The leave-one-judge-out
+jackknife (CRV3, H1's choice, models/jackknife.py) over-corrects where a court's judges are
+few (tests/test_bias_reduced.py; docs/models.md).
 
 Fixed effects nested in the clusters (the judge's own effect) give H_gg an eigenvalue of 1: the
 residuals of a judge sum to zero in that direction, and the inverse square root is taken over
-the other eigenvalues (the Moore-Penrose form of Pustejovsky & Tipton 2018, "Small-sample
+the other eigenvalues (the Moore-Penrose form that Pustejovsky & Tipton 2018, "Small-sample
 methods for cluster-robust variance estimation and hypothesis testing in fixed effects models",
-which shows it equals CR2 computed with those effects absorbed).
+use for fixed effects nested in the clusters).
 
 Computation (why it is fast at national size): every fixed effect is a block of dummy columns;
 the hat matrix needs a generalized inverse of the weighted cross-product A = Z'WZ of all of
@@ -102,8 +102,9 @@ def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights
     if big >= 0:
         Z_D = sparse.csr_matrix((root_w, (rows, fe[:, big])), shape=(n, sizes[big]))
         D = np.bincount(fe[:, big], weights=weights, minlength=sizes[big])
-        K = (Z_D.T @ Z_E).toarray() / D[:, None]
-        S = (Z_E.T @ Z_E).toarray() - (Z_D.T @ Z_E).toarray().T @ K
+        C = (Z_D.T @ Z_E).toarray()
+        K = C / D[:, None]
+        S = (Z_E.T @ Z_E).toarray() - C.T @ K
     else:
         Z_D = sparse.csr_matrix((n, 0))
         D = np.zeros(0)
