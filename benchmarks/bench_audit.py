@@ -107,13 +107,16 @@ frame = build_frame(decisions, data.workload, config,
                     coverage_start=data.metadata.get("coverage_start"))
 needed = {t.model for h in config.hypotheses.values() for t in h.tests} | {
     c for h in config.hypotheses.values() for c in h.checks}
-designs = [(name, build_design(frame.data, config.models[name], cluster=config.inference.cluster))
-           for name in sorted(needed - set(config.analyses))]
-for name in sorted(needed & set(config.analyses)):
-    if config.analyses[name].kind in ("event_study", "did"):
-        designs += primary_designs(frame, config, name)
+def designs():
+    """One design at a time: all of them at once hold a copy of their columns each (27 models
+    and the timing designs at the national size did not fit in 24 GB)."""
+    for name in sorted(needed - set(config.analyses)):
+        yield name, build_design(frame.data, config.models[name], cluster=config.inference.cluster)
+    for name in sorted(needed & set(config.analyses)):
+        if config.analyses[name].kind in ("event_study", "did"):
+            yield from primary_designs(frame, config, name)
 rows = []
-for name, design in designs:
+for name, design in designs():
     formula = (f"{design.spec.outcome} ~ " + " + ".join(column_for(t) for t in design.terms)
                + " | " + " + ".join(design.fe_columns))
     family = design.spec.family
