@@ -108,8 +108,8 @@ frame = build_frame(decisions, data.workload, config,
 needed = {t.model for h in config.hypotheses.values() for t in h.tests} | {
     c for h in config.hypotheses.values() for c in h.checks}
 def designs():
-    """One design at a time: all of them at once hold a copy of their columns each (27 models
-    and the timing designs at the national size did not fit in 24 GB)."""
+    # one design at a time: all of them at once hold a copy of their columns each (27 models
+    # and the timing designs at the national size did not fit in 24 GB)
     for name in sorted(needed - set(config.analyses)):
         yield name, build_design(frame.data, config.models[name], cluster=config.inference.cluster)
     for name in sorted(needed & set(config.analyses)):
