@@ -16,6 +16,7 @@ linearization of models/bias_reduced.py instead, from the engine's final fit.
 
 from __future__ import annotations
 
+import gc
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -232,6 +233,10 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
                                ) from None
     else:
         result = _fit_statsmodels(design, max_iter, classical)
+    # the engine's model object holds arrays of every row in reference cycles, which only the
+    # cycle collector frees; it runs by object counts, not bytes, so without this a plan's
+    # fits at the national size piled up to 17 GB (docs/performance.md)
+    gc.collect()
     params, cov, n_obs, engine, extra_notes, info = result
     notes.extend(extra_notes)
     if "kept" in info:
