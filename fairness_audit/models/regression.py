@@ -38,6 +38,8 @@ FEW_DECISIONS_PER_JUDGE = 200
 # a term identified by fewer decisions or judges than this gets a warning ("tiny group")
 MIN_TERM_ROWS = 100
 MIN_TERM_CLUSTERS = 10
+# a fit of at least this many rows is followed by a collection of reference cycles (in fit)
+COLLECT_ROWS = 100_000
 # logit iterations before the fit is declared not converged (pyfixest's default is 25)
 MAX_ITER = 100
 # |log-odds| above this, or a standard error above SEPARATED_SE, signals quasi-separation
@@ -235,8 +237,10 @@ def fit(design: Design, *, name: str, ssc_k_fixef: str = "nonnested",
         result = _fit_statsmodels(design, max_iter, classical)
     # the engine's model object holds arrays of every row in reference cycles, which only the
     # cycle collector frees; it runs by object counts, not bytes, so without this a plan's
-    # fits at the national size piled up to 17 GB (docs/performance.md)
-    gc.collect()
+    # fits at the national size piled up to 17 GB (docs/performance.md). Small fits are left
+    # to the collector's own pace: a collection costs time on a large heap of objects.
+    if len(design.data) >= COLLECT_ROWS:
+        gc.collect()
     params, cov, n_obs, engine, extra_notes, info = result
     notes.extend(extra_notes)
     if "kept" in info:
