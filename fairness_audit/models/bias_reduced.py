@@ -71,7 +71,7 @@ def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights
 
     ``kind`` "CR0" (no adjustment: CRV1 without its small-sample factor) and "CR3" ((I -
     H_gg)^-1, the linearised leave-one-judge-out jackknife, times (G - 1) / G) are there to be
-    compared with CR2 (tests, docs/validation_standard_errors.py); the audit uses CR2.
+    compared with CR2 (tests/test_bias_reduced.py); the audit uses CR2.
 
     Parameters
     ----------
