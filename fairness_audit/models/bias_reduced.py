@@ -44,25 +44,27 @@ RANK_TOL = 1e-10
 UNIT_TOL = 1e-8
 
 
-def _pinv_sym(M: np.ndarray) -> np.ndarray:
-    """Moore-Penrose inverse of a symmetric positive semi-definite matrix, scaled first."""
+def _scaled_eigh(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scale, eigenvalues, eigenvectors) of a symmetric positive semi-definite M scaled to unit
+    diagonal, the null eigenvalues left out."""
     scale = np.sqrt(np.clip(np.diag(M), np.finfo(float).tiny, None))
     lam, vec = np.linalg.eigh(M / scale[:, None] / scale[None, :])
     keep = lam > RANK_TOL * max(lam.max(), 0.0)
-    inv = (vec[:, keep] / lam[keep]) @ vec[:, keep].T
-    return inv / scale[:, None] / scale[None, :]
+    return scale, lam[keep], vec[:, keep]
+
+
+def _pinv_sym(M: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse of a symmetric positive semi-definite matrix."""
+    scale, lam, vec = _scaled_eigh(M)
+    return (vec / lam) @ vec.T / scale[:, None] / scale[None, :]
 
 
 def _root_sym(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(L, L^+) with L L' = M, for a symmetric positive semi-definite M of any rank."""
-    scale = np.sqrt(np.clip(np.diag(M), np.finfo(float).tiny, None))
-    lam, vec = np.linalg.eigh(M / scale[:, None] / scale[None, :])
-    keep = lam > RANK_TOL * max(lam.max(), 0.0)
-    vec, root = vec[:, keep], np.sqrt(lam[keep])
+    scale, lam, vec = _scaled_eigh(M)
+    root = np.sqrt(lam)
     # M = diag(scale) V diag(lam) V' diag(scale): L = diag(scale) V diag(root)
-    L = scale[:, None] * vec * root
-    L_plus = (vec / root).T / scale[None, :]
-    return L, L_plus
+    return scale[:, None] * vec * root, (vec / root).T / scale[None, :]
 
 
 def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights: np.ndarray,
