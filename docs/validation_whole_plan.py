@@ -4,8 +4,8 @@ committed replicates.
 The rows of every replicate are committed (``docs/validation_replicates_earlier_rules.csv.gz``:
 the run under the rules before section 5's; ``docs/validation_replicates.csv.gz``: the rerun
 under the current rules, while it is under way the replicates finished so far;
-``docs/validation_replicates_crv1.csv.gz``: the first rerun's planted replicates, with CRV1
-errors for the court x month models, which the block ``validation_whole_plan_crv1`` reads). The tables
+``docs/validation_replicates_crv1.csv.gz``: the first rerun's replicates, with CRV1 errors
+for the court x month models, whose planted ones the block ``validation_whole_plan_crv1`` reads). The tables
 between ``<!-- validation_whole_plan:begin -->`` and its end marker are what ``python -m
 fairness_audit.validation summarise`` prints for them, and the reading above the tables
 (between ``<!-- validation_whole_plan_reading:begin -->`` and its end marker) is written from

@@ -27,6 +27,7 @@ Command line::
     python -m fairness_audit.validation run --design planted --design null -R 200 \\
         --out validation/runs/replicates.csv --workers 2
     python -m fairness_audit.validation summarise validation/runs/replicates.csv
+    python -m fairness_audit.validation snapshot validation/runs/replicates.csv rows.csv.gz
 
 The bounds are those of contract section 8: coverage at least
 0.95 - 3.3 sqrt(0.0475 / R); false-flag and design-check rates at most
@@ -40,6 +41,7 @@ import contextlib
 import csv
 import dataclasses
 import gzip
+import io
 import itertools
 import math
 import os
@@ -48,6 +50,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -391,7 +394,9 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
                     for future in finished:
                         rows = future.result()
                         written.add(running.pop(future))
-                        writer.writerows(rows)
+                        # a replicate's rows in one write, so that a run stopped mid-way
+                        # leaves whole replicates (and at most a cut line, see snapshot)
+                        fh.write(_csv_text(rows))
                         fh.flush()
                         task.advance()
                         first = rows[0]
@@ -416,6 +421,43 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
                     f"{', ...' if len(left) > 6 else ''}. The rows so far are in {out}; rerun to "
                     "resume.") from None
     return out
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO(newline="")
+    csv.DictWriter(buffer, fieldnames=FIELDS).writerows(rows)
+    return buffer.getvalue()
+
+
+def snapshot(source: Path, out: Path) -> dict[str, int]:
+    """Copy the whole replicates of a harness's CSV (one a run is still appending to) to a gzip
+    file that holds the same bytes for the same rows (no time or file name in its header): what
+    is committed while a long run goes on. A replicate with a row cut short (a run stopped in
+    the middle of writing it) is left out. Returns the replicates copied per design.
+
+    Rows are read as text: a spreadsheet or pandas reading the file with its defaults takes the
+    design ``null`` for a missing value and loses those rows.
+    """
+    with open(source, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != FIELDS:
+            raise ValueError(f"{source}: its columns are not this harness's; rewrite it first "
+                             "with `python -m fairness_audit.validation upgrade FILE`")
+        rows = list(reader)
+    cut = {(r["design"], r["replicate"]) for r in rows
+           if None in r or any(v is None for v in r.values())}
+    kept = [r for r in rows if (r["design"], r["replicate"]) not in cut]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped, \
+            io.TextIOWrapper(zipped, encoding="utf-8", newline="") as text:
+        writer = csv.DictWriter(text, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(kept)
+    tmp.replace(out)
+    return dict(Counter(d for d, _ in dict.fromkeys((r["design"], r["replicate"])
+                                                     for r in kept)))
 
 
 class WorkerDied(RuntimeError):
@@ -871,6 +913,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sum.add_argument("--alpha", type=float, default=0.05)
     p_up = sub.add_parser("upgrade", help="rewrite an earlier harness's CSV with this one's columns")
     p_up.add_argument("csv", type=Path, nargs="+")
+    p_snap = sub.add_parser("snapshot", help="copy a CSV's whole replicates to a .csv.gz that "
+                            "is the same bytes for the same rows (to commit a run under way)")
+    p_snap.add_argument("csv", type=Path)
+    p_snap.add_argument("out", type=Path, help="the .csv.gz to write")
     args = parser.parse_args(argv)
     try:
         return _main(args)
@@ -895,6 +941,10 @@ def _main(args: argparse.Namespace) -> int:
                 config=args.config, log=say,
                 progress=progress if isinstance(progress, Live) else None)
         print(markdown(summarise([args.out])))
+    elif args.command == "snapshot":
+        kept = snapshot(args.csv, args.out)
+        print(f"{args.out}: " + ", ".join(f"{n} {design} replicate(s)"
+                                            for design, n in sorted(kept.items())))
     elif args.command == "upgrade":
         for path in args.csv:
             print(f"{path}: {upgrade(path)} rows rewritten with {len(FIELDS)} columns")

@@ -188,3 +188,30 @@ def test_the_time_limit_starts_no_more_replicates_and_keeps_the_rows_written(tmp
     assert any(line.startswith("time limit reached") for line in lines)
     validation.run(["null"], 8, out, workers=1, log=lines.append, replicate=_quick)
     assert {r["replicate"] for r in validation.read_rows([out])} == {str(i) for i in range(8)}
+
+
+def test_snapshot_copies_whole_replicates_to_the_same_bytes(tmp_path):
+    """The replicates of a run under way, committed as it goes: a replicate whose last row was
+    cut short is left out, the design ``null`` is kept (pandas' defaults read it as missing),
+    and the same rows give the same bytes."""
+    rows = [{"design": design, "replicate": i, "kind": "test", "test_id": f"H{k}.primary"}
+            for i in range(3) for design in ("planted", "null") for k in (2, 7)]
+    path = tmp_path / "rows.csv"
+    _write(path, rows)
+    text = path.read_text()
+    path.write_text(text[: text.rindex("H2.primary") + 4])  # null #2 cut inside its first row
+    first, second = tmp_path / "a.csv.gz", tmp_path / "b" / "a.csv.gz"
+    assert validation.snapshot(path, first) == {"planted": 3, "null": 2}
+    validation.snapshot(path, second)
+    assert first.read_bytes() == second.read_bytes()
+    kept = validation.read_rows([first])
+    assert [(r["design"], r["replicate"]) for r in kept][-2:] == [("planted", "2")] * 2
+    assert sum(r["design"] == "null" for r in kept) == 4
+
+
+def test_snapshot_refuses_a_csv_of_other_columns(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("design,replicate\nnull,0\n")
+    with pytest.raises(ValueError, match="upgrade"):
+        validation.snapshot(path, tmp_path / "out.csv.gz")
+    assert not (tmp_path / "out.csv.gz").exists()
