@@ -158,10 +158,48 @@ cr2_loop <- function(m, cluster) {
   V
 }
 
+# CR2 for a logit is not one estimator: any A_g with A_g B_g A_g' = Theta_g, B_g = Theta_g -
+# U_g M U_g' the working covariance of the judge's response residuals (Theta = diag(v), v = mu (1
+# - mu), U = v X, M = (X' diag(v) X)^-1), makes the meat unbiased when the logit is right. The loop
+# above takes the symmetric inverse square root in the metric of the weights: A_g = Theta^(1/2)
+# C_g^(-1/2) Theta^(-1/2), C_g = Theta^(-1/2) B_g Theta^(-1/2) = I - H_gg. clubSandwich (vcovCR,
+# Pustejovsky & Tipton 2018) takes it in the metric of Theta: A_g = Theta^(1/2) G_g^(-1/2)
+# Theta^(1/2), G_g = Theta^(1/2) B_g Theta^(1/2). This loop is clubSandwich's choice, written out
+# so that the difference between the two can be shown without clubSandwich; for least squares
+# (Theta = I) they are the same.
+cr2_theta_loop <- function(m, cluster) {
+  b <- coef(m)
+  X <- model.matrix(m)[, !is.na(b), drop = FALSE]
+  v <- fitted(m) * (1 - fitted(m))
+  M <- chol2inv(qr.R(qr(X * sqrt(v))))
+  e <- m$y - fitted(m)
+  meat <- matrix(0, ncol(X), ncol(X))
+  for (j in unique(cluster)) {
+    ij <- which(cluster == j)
+    r <- sqrt(v[ij])
+    U <- X[ij, , drop = FALSE] * v[ij]
+    G <- r * (diag(v[ij], length(ij)) - U %*% M %*% t(U)) * rep(r, each = length(ij))
+    ev <- eigen((G + t(G)) / 2, symmetric = TRUE)
+    root <- ifelse(ev$values > 1e-8 * max(ev$values), 1 / sqrt(pmax(ev$values, 1e-300)), 0)
+    A <- r * (ev$vectors %*% (root * t(ev$vectors))) * rep(r, each = length(ij))
+    s <- crossprod(X[ij, , drop = FALSE], A %*% e[ij])  # U_g' Theta_g^-1 = X_g'
+    meat <- meat + s %*% t(s)
+  }
+  V <- M %*% meat %*% M
+  dimnames(V) <- list(colnames(X), colnames(X))
+  V
+}
+
 # H2 with court x month effects (the plan's primary): logit and linear probability, CR2 loop
 d <- read_input("h2_court_month_input.csv")
 m <- logit(d, "granted", Fc_dummies)
 out <- rows_for("h2_court_month_logit_cr2", m, x_terms, cr2_loop(m, d$judge_id), d)
+out <- rbind(out, rows_for("h2_court_month_logit_cr2_theta_metric", m, x_terms,
+                           cr2_theta_loop(m, d$judge_id), d))
+club <- if (requireNamespace("clubSandwich", quietly = TRUE)) {
+  rows_for("h2_court_month_logit_clubsandwich", m, x_terms,
+           as.matrix(clubSandwich::vcovCR(m, cluster = d$judge_id, type = "CR2")), d)
+}
 d$post_policy__quota_shortfall <- d$post_policy * d$quota_shortfall
 m <- lm(as.formula(paste("granted ~", paste(x_terms, collapse = " + "), "+", fe_terms(Fc_dummies))),
         data = d)
@@ -181,6 +219,15 @@ out <- rbind(
   rows_for("h7_no_judge_lpm_hc2_sandwich", m, x_terms, vcovCL(m, cluster = ~judge_id, type = "HC2"), d),
   rows_for("h7_no_judge_lpm_cr2_loop", m, x_terms, cr2_loop(m, d$judge_id), d))
 m <- logit(d, "in_absentia", F_no_judge)
-out <- rbind(out, rows_for("h7_no_judge_logit_cr2_loop", m, x_terms, cr2_loop(m, d$judge_id), d))
+out <- rbind(out, rows_for("h7_no_judge_logit_cr2_loop", m, x_terms, cr2_loop(m, d$judge_id), d),
+             rows_for("h7_no_judge_logit_cr2_theta_metric", m, x_terms,
+                      cr2_theta_loop(m, d$judge_id), d))
 write_output(out, "h7_cr2_r_output.csv")
+# clubSandwich is not among the packages the tests need: its output is written where it is
+# installed (Debian: r-cran-clubsandwich) and compared with the theta-metric loop
+if (!is.null(club)) {
+  club <- rbind(club, rows_for("h7_no_judge_logit_clubsandwich", m, x_terms,
+                               as.matrix(clubSandwich::vcovCR(m, cluster = d$judge_id, type = "CR2")), d))
+  write_output(club, "cr2_clubsandwich_r_output.csv")
+}
 cat(sprintf("R %s, sandwich %s\n", getRversion(), packageVersion("sandwich")))
