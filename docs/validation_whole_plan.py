@@ -5,7 +5,8 @@ The rows of every replicate are committed (``docs/validation_replicates_earlier_
 the run under the rules before section 5's; ``docs/validation_replicates.csv.gz``: the rerun
 under the current rules, while it is under way the replicates finished so far;
 ``docs/validation_replicates_crv1.csv.gz``: the first rerun's replicates, with CRV1 errors
-for the court x month models, whose planted ones the block ``validation_whole_plan_crv1`` reads). The tables
+for the court x month models, which the block ``validation_whole_plan_crv1`` reads; the block
+``validation_whole_plan_cr2_so_far`` reads the rerun's). The tables
 between ``<!-- validation_whole_plan:begin -->`` and its end marker are what ``python -m
 fairness_audit.validation summarise`` prints for them, and the reading above the tables
 (between ``<!-- validation_whole_plan_reading:begin -->`` and its end marker) is written from
@@ -20,12 +21,14 @@ tests/test_validation_plans.py checks that both blocks are what the committed ro
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import sys
 from pathlib import Path
 
 from fairness_audit.config import load_config
 from fairness_audit.hypotheses import forcing_check_keys
-from fairness_audit.validation import markdown, summarise
+from fairness_audit.validation import markdown, read_rows, summarise
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -36,8 +39,10 @@ PAGE = HERE / "validation.md"
 ROWS = HERE / "validation_replicates_earlier_rules.csv.gz"
 # the rerun's replicates that ran with CRV1 errors for the court x month models, before CR2
 CRV1_ROWS = HERE / "validation_replicates_crv1.csv.gz"
+# the rerun with CR2 errors, while under way the replicates finished so far
+RERUN_ROWS = HERE / "validation_replicates.csv.gz"
 BLOCK, READING_BLOCK = "validation_whole_plan", "validation_whole_plan_reading"
-CRV1_BLOCK = "validation_whole_plan_crv1"
+CRV1_BLOCK, CR2_BLOCK = "validation_whole_plan_crv1", "validation_whole_plan_cr2_so_far"
 # a target this close to zero is "no effect planted" (the simulator's zeros come out of its
 # model fits as 1e-16 or so)
 NO_EFFECT = 1e-9
@@ -183,17 +188,39 @@ def render(summary=None) -> str:
     return markdown(summary or summarise([ROWS])).rstrip("\n")
 
 
-def crv1_spread(summary=None) -> str:
-    """What the rows run with CRV1 show of the quota terms: the spread of the estimates over
-    their mean standard error and the coverage, court x month models against fiscal ones."""
-    summary = summary or summarise([CRV1_ROWS])
-    models = load_config().models
-    rows = [c for c in summary["coverage"] if "quota_shortfall" in c["term"]
+def _quota_rows(summary) -> list[dict]:
+    return [c for c in summary["coverage"] if "quota_shortfall" in c["term"]
             and c["term"].count(":") <= 1]
+
+
+def _null_t_spread(path: Path, court_month: dict[str, bool]) -> dict[bool, list[float]]:
+    """The SD over the null replicates of each quota term's t-statistic (1 when its standard
+    errors are right), per test with at least 20 replicates, by whether its model has court x
+    month effects."""
+    values: dict[tuple[str, str, str], list[float]] = {}
+    for r in read_rows([path]):
+        if (r["design"] == "null" and r["kind"] == "test" and "quota_shortfall" in r["term"]
+                and r["term"].count(":") <= 1 and r["estimate"] and r["std_error"]):
+            values.setdefault((r["test_id"], r["term"], r["model"]), []).append(
+                float(r["estimate"]) / float(r["std_error"]))
+    out: dict[bool, list[float]] = {True: [], False: []}
+    for (_, _, model), v in values.items():
+        if len(v) >= 20:
+            out[court_month[model]].append(statistics.stdev(v))
+    return out
+
+
+def quota_spread(path: Path, errors: str, summary=None) -> str:
+    """What the rows show of the quota terms' standard errors: the spread of the estimates over
+    their mean standard error and the coverage, court x month models against fiscal ones, and
+    on the null design the spread of their t-statistics."""
+    summary = summary or summarise([path])
+    court_month = {name: "court_id^calendar_month" in spec.fixed_effects
+                   for name, spec in load_config().models.items()}
+    rows = _quota_rows(summary)
     kinds = {"court x month": [], "fiscal-year and fiscal-month": []}
     for c in rows:
-        court_month = "court_id^calendar_month" in models[c["model"]].fixed_effects
-        kinds["court x month" if court_month else "fiscal-year and fiscal-month"].append(c)
+        kinds["court x month" if court_month[c["model"]] else "fiscal-year and fiscal-month"].append(c)
     parts = []
     for kind, cs in kinds.items():
         ratios = [c["sd_estimate"] / c["mean_se"] for c in cs]
@@ -202,9 +229,21 @@ def crv1_spread(summary=None) -> str:
                      f"covered their targets in {_span([c['coverage'] for c in cs])} of the "
                      "replicates")
     n = max(c["R"] for c in rows)
-    lines = [f"In the {n} planted replicates run with CRV1 errors for every decision-level "
-             f"model (`{CRV1_ROWS.name}`), the estimates of the quota terms "
-             "(`quota_shortfall`, `post_policy:quota_shortfall`) " + "; those ".join(parts) + ".",
+    null_sd = _null_t_spread(path, court_month)
+    null_text = ""
+    if null_sd[True]:
+        r_null = len({r["replicate"] for r in read_rows([path]) if r["design"] == "null"})
+        null_text = (f" On the {r_null} null replicates the t-statistics of the same terms have "
+                     "standard deviations " + "; ".join(
+                         f"{min(v):.2f}-{max(v):.2f} ({kind})"
+                         for kind, v in (("court x month", null_sd[True]),
+                                         ("fiscal effects", null_sd[False])) if v)
+                     + " (1 when the standard errors are right).")
+    precision = (f" With {n} replicates an SD is known to about +-{1 / math.sqrt(2 * (n - 1)):.0%}"
+                 " of itself (one standard error).")
+    lines = [f"In the {n} planted replicates run with {errors} (`{path.name}`), the estimates "
+             "of the quota terms (`quota_shortfall`, `post_policy:quota_shortfall`) "
+             + "; those ".join(parts) + "." + null_text + precision,
              "",
              "| test | term | model | R | coverage | SD of estimates / mean SE |",
              "|---|---|---|---|---|---|"]
@@ -214,10 +253,19 @@ def crv1_spread(summary=None) -> str:
     return "\n".join(lines)
 
 
+def crv1_spread(summary=None) -> str:
+    return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model", summary)
+
+
+def cr2_so_far(summary=None) -> str:
+    return quota_spread(RERUN_ROWS, "CR2 errors for the models of H2, H4 and H7 (the rerun so "
+                        "far)", summary)
+
+
 def write(check: bool = False) -> bool:
     summary = summarise([ROWS])
     blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary) + "\n",
-              CRV1_BLOCK: crv1_spread() + "\n"}
+              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_so_far() + "\n"}
     return marked_block.update(PAGE, blocks, check=check)
 
 
