@@ -188,8 +188,12 @@ def build_design(frame: pd.DataFrame, spec: ModelSpec, *, cluster: str = "judge_
     if not keep.any():
         raise NotEstimable(y_col, f"no rows left for the {spec.outcome} model after its end date "
                                   f"and exclusions ({excluded})")
-    rows = frame.loc[keep]
     cluster = spec.cluster or cluster
+    # the sample's rows of the columns the design reads only: of every column of the frame
+    # (some sixty) they cost more than a second a model at national size
+    used = [y_col, *(p for t in spec.terms for p in t.split(":")),
+            *(p for fe in spec.fixed_effects for p in fe.split("^")), cluster]
+    rows = frame.loc[keep, [c for c in dict.fromkeys(used) if c in frame.columns]]
 
     columns: dict[str, pd.Series] = {y_col: rows[y_col].astype("float64")}
     for term in spec.terms:
