@@ -77,3 +77,13 @@ def test_cell_jackknife_equals_leave_one_judge_out_refits():
     G = len(judges)
     expected = np.sqrt((G - 1) / G * np.sum(np.square(deviations)))
     assert res.std_errors["post_policy:pre_policy_gap"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_refactorize_makes_each_columns_codes_consecutive():
+    from fairness_audit.models.cells import refactorize
+
+    fe = np.array([[7, 0], [2, 5], [7, 5], [9, 0]])
+    np.testing.assert_array_equal(refactorize(fe), [[1, 0], [0, 1], [1, 1], [2, 0]])
+    assert refactorize(fe[:0]).shape == (0, 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        refactorize(np.array([[0], [-1]]))

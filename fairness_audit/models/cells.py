@@ -84,10 +84,21 @@ def within_cell_sum_of_squares(design: Design) -> float:
 
 
 def refactorize(fe: np.ndarray) -> np.ndarray:
-    """Consecutive codes per column (after rows were dropped)."""
-    if fe.shape[1] == 0:
+    """Consecutive codes per column (after rows were dropped), in the order of the codes given.
+
+    The codes are non-negative integers already, so a table of the codes present does it in
+    one pass, without hashing (the jackknife calls this once per judge left out)."""
+    if fe.shape[1] == 0 or len(fe) == 0:
         return fe.astype(np.int64)
-    return np.column_stack([pd.factorize(fe[:, j])[0] for j in range(fe.shape[1])]).astype(np.int64)
+    out = np.empty(fe.shape, dtype=np.int64)
+    for j in range(fe.shape[1]):
+        col = fe[:, j]
+        if col.min() < 0:
+            raise ValueError("refactorize: fixed-effect codes must be non-negative")
+        present = np.zeros(int(col.max()) + 1, dtype=bool)
+        present[col] = True
+        out[:, j] = (np.cumsum(present) - 1)[col]
+    return out
 
 
 def non_singletons(fe: np.ndarray, w: np.ndarray) -> np.ndarray:

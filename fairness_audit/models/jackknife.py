@@ -56,8 +56,9 @@ def fe_groups(fe: np.ndarray) -> np.ndarray:
     return label[nodes[:, 0]].astype(np.int64)
 
 
-def _cross(y: np.ndarray, X: np.ndarray, fe: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    both = demean(np.column_stack([y, X]), refactorize(fe), w)
+def _cross(yX: np.ndarray, fe: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """X'WX and X'Wy with the fixed effects swept out, ``yX`` the outcome beside the terms."""
+    both = demean(yX, refactorize(fe), w)
     Xd, yd = both[:, 1:], both[:, 0]
     return Xd.T @ (Xd * w[:, None]), Xd.T @ (w * yd)
 
@@ -80,8 +81,9 @@ def jackknife_cov(cells: tuple[np.ndarray, ...], params: np.ndarray, columns: li
     k = X.shape[1]
     B = np.zeros((n_groups, k, k))
     v = np.zeros((n_groups, k))
+    yX = np.column_stack([y, X])  # stacked once: each refit takes its rows of it
     for g, idx in cells_of.items():
-        B[g], v[g] = _cross(y[idx], X[idx], fe[idx], w[idx])
+        B[g], v[g] = _cross(yX[idx], fe[idx], w[idx])
     B_all, v_all = B.sum(axis=0), v.sum(axis=0)
     groups_of_cluster = pd.Series(group).groupby(clusters).unique()
     deviations = np.empty((n_clusters, k))
@@ -92,7 +94,7 @@ def jackknife_cov(cells: tuple[np.ndarray, ...], params: np.ndarray, columns: li
             idx = cells_of[g]
             idx = idx[clusters[idx] != c]
             if len(idx):
-                B_g, v_g = _cross(y[idx], X[idx], fe[idx], w[idx])
+                B_g, v_g = _cross(yX[idx], fe[idx], w[idx])
                 B_c, v_c = B_c + B_g, v_c + v_g
         deviations[c] = np.linalg.lstsq(B_c, v_c, rcond=None)[0] - b
     cov = np.full((len(terms), len(terms)), np.nan)
