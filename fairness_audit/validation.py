@@ -28,6 +28,7 @@ Command line::
         --out validation/runs/replicates.csv --workers 2
     python -m fairness_audit.validation summarise validation/runs/replicates.csv
     python -m fairness_audit.validation snapshot validation/runs/replicates.csv rows.csv.gz
+    python -m fairness_audit.validation recheck rows.csv.gz --design planted --replicate 0
 
 The bounds are those of contract section 8: coverage at least
 0.95 - 3.3 sqrt(0.0475 / R); false-flag and design-check rates at most
@@ -458,6 +459,76 @@ def snapshot(source: Path, out: Path) -> dict[str, int]:
     tmp.replace(out)
     return dict(Counter(d for d, _ in dict.fromkeys((r["design"], r["replicate"])
                                                      for r in kept)))
+
+
+# the columns that say which row it is (a replicate has several rows of one test: its checks)
+_ROW_KEY = ("kind", "test_id", "role", "model", "term")
+
+
+def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
+            replicate=None) -> dict[str, Any]:
+    """Run committed replicates again with this checkout's code and compare every value with
+    the rows in ``path``: whether rows written by an earlier commit are still this code's.
+
+    Returns the numbers compared, the largest relative difference and where it is, and every
+    difference that is not a number within rounding (a text, a value present on one side only,
+    a row missing). ``replicate`` as for :func:`run`.
+    """
+    committed = read_rows([path])
+    compared, largest, where, problems = 0, 0.0, None, []
+    for design in designs:
+        for i in replicates:
+            spec = ReplicateSpec(design=design, replicate=i)
+            old = [r for r in committed if r["design"] == design and r["replicate"] == str(i)]
+            if not old:
+                problems.append(f"{design} #{i}: not in {path}")
+                continue
+            waiting: dict[tuple[str, ...], list[dict[str, str]]] = {}
+            for r in old:
+                waiting.setdefault(_key(r), []).append(r)
+            for row in (replicate or run_replicate)(spec):
+                matches = waiting.get(_key(row))
+                if not matches:
+                    problems.append(f"{design} #{i}: row {_key(row)} is new")
+                    continue
+                before = matches.pop(0)
+                for field in FIELDS:
+                    if field == "seconds":
+                        continue
+                    now, then = _text(row.get(field)), before.get(field) or ""
+                    if now == then:
+                        if _number(now) is not None:
+                            compared += 1
+                        continue
+                    a, b = _number(now), _number(then)
+                    if a is None or b is None:
+                        problems.append(f"{design} #{i} {_key(row)} {field}: {then!r} then, "
+                                        f"{now!r} now")
+                        continue
+                    compared += 1
+                    gap = abs(a - b) / max(abs(a), abs(b))
+                    if gap > largest:
+                        largest, where = gap, f"{design} #{i} {_key(row)} {field}"
+            problems.extend(f"{design} #{i}: row {k} is gone" for k, rs in waiting.items() for _ in rs)
+    return {"compared": compared, "largest_relative_difference": largest, "where": where,
+            "problems": problems}
+
+
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(_text(row.get(f)) for f in _ROW_KEY)
+
+
+def _text(value: Any) -> str:
+    """A value as the CSV holds it."""
+    return "" if value is None else str(value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 class WorkerDied(RuntimeError):
@@ -917,6 +988,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "is the same bytes for the same rows (to commit a run under way)")
     p_snap.add_argument("csv", type=Path)
     p_snap.add_argument("out", type=Path, help="the .csv.gz to write")
+    p_re = sub.add_parser("recheck", help="run committed replicates again with this code and "
+                          "compare every value (are rows of an earlier commit still this code's?)")
+    p_re.add_argument("csv", type=Path)
+    p_re.add_argument("--design", action="append", choices=DESIGNS, required=True)
+    p_re.add_argument("--replicate", type=int, action="append", required=True)
+    p_re.add_argument("--rtol", type=float, default=1e-9,
+                      help="largest relative difference taken as rounding (default 1e-9)")
     args = parser.parse_args(argv)
     try:
         return _main(args)
@@ -941,6 +1019,15 @@ def _main(args: argparse.Namespace) -> int:
                 config=args.config, log=say,
                 progress=progress if isinstance(progress, Live) else None)
         print(markdown(summarise([args.out])))
+    elif args.command == "recheck":
+        found = recheck(args.csv, args.design, args.replicate)
+        print(f"{found['compared']} numbers compared; largest relative difference "
+              f"{found['largest_relative_difference']:.1e}"
+              + (f" ({found['where']})" if found["where"] else ""))
+        for problem in found["problems"]:
+            print(f"differs: {problem}")
+        return 0 if not found["problems"] and found["largest_relative_difference"] <= args.rtol \
+            else 1
     elif args.command == "snapshot":
         kept = snapshot(args.csv, args.out)
         print(f"{args.out}: " + ", ".join(f"{n} {design} replicate(s)"

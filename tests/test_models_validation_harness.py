@@ -215,3 +215,40 @@ def test_snapshot_refuses_a_csv_of_other_columns(tmp_path):
     with pytest.raises(ValueError, match="upgrade"):
         validation.snapshot(path, tmp_path / "out.csv.gz")
     assert not (tmp_path / "out.csv.gz").exists()
+
+
+def _two_rows(spec, scale=1.0, verdict="inconclusive"):
+    return [validation._row(spec, kind="test", test_id="H2.primary", role="primary", model="H2",
+                            term="post_policy:quota_shortfall", estimate=-0.1 * scale,
+                            std_error=0.02, verdict=verdict, seconds=1.0),
+            validation._row(spec, kind="check", test_id="placebo", role="check", model="H2",
+                            term=None, p_value=0.5, seconds=1.0)]
+
+
+def test_recheck_compares_every_value_of_a_rerun_with_the_committed_rows(tmp_path, monkeypatch,
+                                                                         capsys):
+    """Rows written by an earlier commit are still this code's when a rerun gives them again:
+    equal, equal to rounding (the largest difference reported), or not (each difference named)."""
+    path = tmp_path / "rows.csv"
+    spec = validation.ReplicateSpec(design="null", replicate=3)
+    rows = _two_rows(spec)
+    with open(path, "w", newline="") as fh:
+        fh.write(",".join(FIELDS) + "\r\n" + validation._csv_text(rows))
+    same = validation.recheck(path, ["null"], [3], replicate=_two_rows)
+    assert same["problems"] == [] and same["largest_relative_difference"] == 0
+    assert same["compared"] >= 5  # replicate, seed, estimate, std_error, p_value, ...
+    rounding = validation.recheck(path, ["null"], [3],
+                                  replicate=lambda s: _two_rows(s, scale=1 + 1e-12))
+    assert rounding["problems"] == []
+    assert 0 < rounding["largest_relative_difference"] < 1e-11
+    assert "estimate" in rounding["where"]
+    other = validation.recheck(path, ["null", "planted"], [3],
+                               replicate=lambda s: _two_rows(s, verdict="consistent with the concern"))
+    assert any("verdict" in p and "inconclusive" in p for p in other["problems"])
+    assert any("planted #3: not in" in p for p in other["problems"])
+    command = ["recheck", str(path), "--design", "null", "--replicate", "3"]
+    monkeypatch.setattr(validation, "run_replicate", _two_rows)
+    assert validation.main(command) == 0
+    monkeypatch.setattr(validation, "run_replicate", lambda s: _two_rows(s, scale=1.01))
+    assert validation.main(command) == 1  # 1% is not rounding
+    assert "largest relative difference 9.9e-03" in capsys.readouterr().out
