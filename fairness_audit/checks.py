@@ -25,6 +25,21 @@ RELEVANCE = "relevance"
 SIGNIFICANCE = "significance"
 
 
+def check_label(kind: str, subject: str) -> str:
+    """A design check's short name, the text of its full name before the colon: the key by
+    which the plan's forcing rules, the report and the validation rows refer to it, e.g.
+    "pre-trend (log_duration)" for an event study's outcome, "placebo H2.placebo" for a test."""
+    if kind == "placebo_term":
+        return f"placebo {subject}"
+    return f"{kind.replace('_', '-')} ({subject})"
+
+
+def event_study_check_kinds(options: dict[str, Any]) -> list[str]:
+    """The checks an event study makes that can force a verdict: its pre-trend test, and its
+    anticipation test unless the plan switches its falsification designs off."""
+    return ["pre_trend"] + (["anticipation"] if options.get("falsification", True) else [])
+
+
 def _equivalence_interval(estimate: float, std_error: float, df: int | None,
                           alpha: float) -> tuple[float, float]:
     """The 1 - 2 alpha interval (t with ``df`` degrees of freedom; normal when None)."""

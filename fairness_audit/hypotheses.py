@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fairness_audit.checks import guard_check, judge_check
+from fairness_audit.checks import check_label, event_study_check_kinds, guard_check, judge_check
 from fairness_audit.config import AuditConfig, ModelSpec, TestSpec
 from fairness_audit.errors import AuditError, ModelWarning, NotEstimable
 from fairness_audit.features import AnalysisFrame
@@ -375,7 +375,7 @@ def _test_row(spec: TestSpec, model: ModelOutcome, config: AuditConfig) -> dict[
 
 
 def _placebo_check(row: dict[str, Any], alpha: float, df: int | None) -> dict[str, Any]:
-    name = f"placebo {row['id']}: {row['term']} before the policy is zero"
+    name = f"{check_label('placebo_term', row['id'])}: {row['term']} before the policy is zero"
     if row["estimate"] is None:
         return {"name": name, "kind": "placebo_term", "statistic": None, "df": None,
                 "p_value": None, "passed": None, "significant": None,
@@ -427,10 +427,10 @@ def _unrun_checks(name: str, problem: str | None, config: AuditConfig) -> list[d
     spec = config.analyses[name]
     if problem is None or spec.kind != "event_study":
         return []
-    kinds = ["pre_trend"] + (["anticipation"] if spec.options.get("falsification", True) else [])
-    return [{"name": f"{kind.replace('_', '-')} ({spec.outcome}): the checks of analysis {name}",
+    return [{"name": f"{check_label(kind, spec.outcome)}: the checks of analysis {name}",
              "kind": kind, "statistic": None, "df": None, "p_value": None, "passed": None,
-             "significant": None, "note": problem} for kind in kinds]
+             "significant": None, "note": problem}
+            for kind in event_study_check_kinds(spec.options)]
 
 
 def _forcing_kinds(hyp, config: AuditConfig) -> set[str]:
@@ -464,11 +464,10 @@ def forcing_check_keys(config: AuditConfig) -> list[str]:
             spec = config.analyses[name]
             if spec.kind != "event_study":  # only event studies make forcing checks
                 continue
-            own = ["pre_trend"] + (["anticipation"] if spec.options.get("falsification", True)
-                                   else [])
-            keys += [f"{k.replace('_', '-')} ({spec.outcome})" for k in own if k in kinds]
+            keys += [check_label(k, spec.outcome) for k in event_study_check_kinds(spec.options)
+                     if k in kinds]
         if "placebo_term" in kinds:
-            keys += [f"placebo {t.id}" for t in hyp.tests if t.role == "placebo"]
+            keys += [check_label("placebo_term", t.id) for t in hyp.tests if t.role == "placebo"]
     return list(dict.fromkeys(keys))
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fairness_audit.checks import check_label
 from fairness_audit.config import AnalysisSpec, AuditConfig, ModelSpec
 from fairness_audit.errors import AuditError, ConfigError, ModelWarning, NotEstimable
 from fairness_audit.features import AnalysisFrame, day_number, joined_on_or_after, pre_policy_gap, to_day
@@ -560,7 +561,7 @@ def pre_policy_terms(estimates: dict[str, Estimate], *, first: int, reference: i
 def pretrend_check(es: FitResult, pre: list[str], outcome: str, alpha: float, first: int,
                     ref: int, *, design: Design | None = None, reps: int = 999,
                     seed: int = 0, estimates: dict[str, Estimate] | None = None) -> dict[str, Any]:
-    name = (f"pre-trend ({outcome}): the {len(pre)} pre-policy event-study coefficients "
+    name = (f"{check_label('pre_trend', outcome)}: the {len(pre)} pre-policy event-study coefficients "
             f"(quarters {first} to -1 other than the reference quarter {ref}) are jointly zero")
     if not pre:
         return {"name": name, "kind": "pre_trend", "statistic": None, "df": None,
@@ -646,7 +647,8 @@ def _falsification(frame: AnalysisFrame, config: AuditConfig, name: str, spec: A
     term = f"memo:{intensity}"
     res, problem = _try_fit(memo_sample, design_spec(spec, opts, [term]), f"{name}.anticipation", config)
     checks.append(_single_term_check(
-        f"anticipation ({outcome}): {term} is zero between the memo ({config.policy.memo}) and the "
+        f"{check_label('anticipation', outcome)}: {term} is zero between the memo "
+        f"({config.policy.memo}) and the "
         f"policy date, on decisions before the policy date", res, term, kind="anticipation",
         factor=factor, level=level, alpha=alpha, forces=True, problem=problem))
     if res is not None:
