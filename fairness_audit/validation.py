@@ -506,7 +506,7 @@ def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
                                         f"{now!r} now")
                         continue
                     compared += 1
-                    gap = abs(a - b) / max(abs(a), abs(b))
+                    gap = abs(a - b) / max(abs(a), abs(b)) if a != b else 0.0  # "0" and "0.0"
                     if gap > largest:
                         largest, where = gap, f"{design} #{i} {_key(row)} {field}"
             problems.extend(f"{design} #{i}: row {k} is gone" for k, rs in waiting.items() for _ in rs)

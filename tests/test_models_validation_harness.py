@@ -242,6 +242,13 @@ def test_recheck_compares_every_value_of_a_rerun_with_the_committed_rows(tmp_pat
     assert rounding["problems"] == []
     assert 0 < rounding["largest_relative_difference"] < 1e-11
     assert "estimate" in rounding["where"]
+    zero = tmp_path / "zero.csv"  # a 0 written as "0" is the 0.0 of a rerun
+    with open(zero, "w", newline="") as fh:
+        fh.write(",".join(FIELDS) + "\r\n" + validation._csv_text(
+            [dict(r, std_error=0) for r in _two_rows(spec)]))
+    as_zero = validation.recheck(zero, ["null"], [3],
+                                 replicate=lambda s: [dict(r, std_error=0.0) for r in _two_rows(s)])
+    assert as_zero["problems"] == [] and as_zero["largest_relative_difference"] == 0
     other = validation.recheck(path, ["null", "planted"], [3],
                                replicate=lambda s: _two_rows(s, verdict="consistent with the concern"))
     assert any("verdict" in p and "inconclusive" in p for p in other["problems"])
