@@ -466,16 +466,18 @@ _ROW_KEY = ("kind", "test_id", "role", "model", "term")
 
 
 def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
-            replicate=None) -> dict[str, Any]:
+            replicate=None, atol: float = 1e-12) -> dict[str, Any]:
     """Run committed replicates again with this checkout's code and compare every value with
     the rows in ``path``: whether rows written by an earlier commit are still this code's.
 
-    Returns the numbers compared, the largest relative difference and where it is, and every
-    difference that is not a number within rounding (a text, a value present on one side only,
-    a row missing). ``replicate`` as for :func:`run`.
+    Returns the numbers compared, the largest absolute difference, the largest relative
+    difference of the values that differ by more than ``atol`` (a zero computed as 1e-16 on one
+    side and -1e-16 on the other is no relative difference of 2) and where it is, and every
+    difference that is not a number (a text, a value present on one side only, a row missing).
+    ``replicate`` as for :func:`run`.
     """
     committed = read_rows([path])
-    compared, largest, where, problems = 0, 0.0, None, []
+    compared, largest, where, largest_abs, problems = 0, 0.0, None, 0.0, []
     for design in designs:
         for i in replicates:
             spec = ReplicateSpec(design=design, replicate=i)
@@ -506,12 +508,15 @@ def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
                                         f"{now!r} now")
                         continue
                     compared += 1
-                    gap = abs(a - b) / max(abs(a), abs(b)) if a != b else 0.0  # "0" and "0.0"
+                    largest_abs = max(largest_abs, abs(a - b))
+                    if abs(a - b) <= atol:  # also "0" and "0.0"
+                        continue
+                    gap = abs(a - b) / max(abs(a), abs(b))
                     if gap > largest:
                         largest, where = gap, f"{design} #{i} {_key(row)} {field}"
             problems.extend(f"{design} #{i}: row {k} is gone" for k, rs in waiting.items() for _ in rs)
     return {"compared": compared, "largest_relative_difference": largest, "where": where,
-            "problems": problems}
+            "largest_absolute_difference": largest_abs, "problems": problems}
 
 
 def _key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -995,6 +1000,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_re.add_argument("--replicate", type=int, action="append", required=True)
     p_re.add_argument("--rtol", type=float, default=1e-9,
                       help="largest relative difference taken as rounding (default 1e-9)")
+    p_re.add_argument("--atol", type=float, default=1e-12,
+                      help="differences this small are rounding whatever the values' size "
+                           "(default 1e-12: zeros computed on both sides)")
     args = parser.parse_args(argv)
     try:
         return _main(args)
@@ -1020,9 +1028,10 @@ def _main(args: argparse.Namespace) -> int:
                 progress=progress if isinstance(progress, Live) else None)
         print(markdown(summarise([args.out])))
     elif args.command == "recheck":
-        found = recheck(args.csv, args.design, args.replicate)
-        print(f"{found['compared']} numbers compared; largest relative difference "
-              f"{found['largest_relative_difference']:.1e}"
+        found = recheck(args.csv, args.design, args.replicate, atol=args.atol)
+        print(f"{found['compared']} numbers compared; largest absolute difference "
+              f"{found['largest_absolute_difference']:.1e}; largest relative difference beyond "
+              f"{args.atol:g} {found['largest_relative_difference']:.1e}"
               + (f" ({found['where']})" if found["where"] else ""))
         for problem in found["problems"]:
             print(f"differs: {problem}")

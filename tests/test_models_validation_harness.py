@@ -238,9 +238,9 @@ def test_recheck_compares_every_value_of_a_rerun_with_the_committed_rows(tmp_pat
     assert same["problems"] == [] and same["largest_relative_difference"] == 0
     assert same["compared"] >= 5  # replicate, seed, estimate, std_error, p_value, ...
     rounding = validation.recheck(path, ["null"], [3],
-                                  replicate=lambda s: _two_rows(s, scale=1 + 1e-12))
+                                  replicate=lambda s: _two_rows(s, scale=1 + 1e-10))
     assert rounding["problems"] == []
-    assert 0 < rounding["largest_relative_difference"] < 1e-11
+    assert 1e-11 < rounding["largest_relative_difference"] < 1e-9
     assert "estimate" in rounding["where"]
     zero = tmp_path / "zero.csv"  # a 0 written as "0" is the 0.0 of a rerun
     with open(zero, "w", newline="") as fh:
@@ -258,4 +258,16 @@ def test_recheck_compares_every_value_of_a_rerun_with_the_committed_rows(tmp_pat
     assert validation.main(command) == 0
     monkeypatch.setattr(validation, "run_replicate", lambda s: _two_rows(s, scale=1.01))
     assert validation.main(command) == 1  # 1% is not rounding
-    assert "largest relative difference 9.9e-03" in capsys.readouterr().out
+    assert "largest relative difference beyond 1e-12 9.9e-03" in capsys.readouterr().out
+    # a zero computed as 1e-16 then and -1e-16 now is rounding, not a relative difference of 2
+    tiny = validation.recheck(path, ["null"], [3], replicate=lambda s: [
+        dict(r, estimate=-1e-16) if r["estimate"] else r for r in _two_rows(s)])
+    assert tiny["largest_relative_difference"] > 0  # the estimate -0.1 against -1e-16 differs
+    zeros = tmp_path / "zeros.csv"
+    with open(zeros, "w", newline="") as fh:
+        fh.write(",".join(FIELDS) + "\r\n" + validation._csv_text(
+            [dict(r, estimate=1e-16) if r["estimate"] else r for r in _two_rows(spec)]))
+    flipped = validation.recheck(zeros, ["null"], [3], replicate=lambda s: [
+        dict(r, estimate=-1e-16) if r["estimate"] else r for r in _two_rows(s)])
+    assert flipped["largest_relative_difference"] == 0 and flipped["problems"] == []
+    assert flipped["largest_absolute_difference"] == pytest.approx(2e-16)
