@@ -68,6 +68,11 @@ def _root_sym(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scale[:, None] * vec * root, (vec / root).T / scale[None, :]
 
 
+# one BLAS thread: a second gains nothing at the size of a judge's matrices on an idle machine,
+# and beside other busy processes OpenBLAS's threads wait on each other (an eigen-decomposition
+# of 400 columns measured 40 times slower with two threads than with one while two other
+# processes kept both cores busy)
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights: np.ndarray,
                  residuals: np.ndarray, kind: str = "CR2") -> np.ndarray:
     """CR2 covariance of the coefficients of ``X`` in a model with fixed effects ``fe``.
@@ -121,36 +126,31 @@ def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights
     order = np.argsort(clusters, kind="stable")
     bounds = np.searchsorted(clusters[order], np.arange(int(clusters.max()) + 2))
     cov = np.zeros((k, k))
-    # one BLAS thread for the judges' small matrices: a second thread gains nothing at their
-    # size on an idle machine, and beside other busy processes OpenBLAS's threads wait on each
-    # other (an eigen-decomposition of 400 columns measured 40 times slower with two threads
-    # than with one while two other processes kept both cores busy)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for g in range(len(bounds) - 1):
-            idx = order[bounds[g]:bounds[g + 1]]
-            if len(idx) == 0:
-                continue
-            Z_g = Z[idx]
-            touched = np.unique(Z_g.indices)
-            Z_gS = Z_g[:, touched]
-            in_D = touched < p_D
-            d_cols, e_cols = touched[in_D], touched[~in_D] - p_D
-            # A^-_SS in blocks: [[diag(1/D) + K S^+ K', -K S^+], [-S^+ K', S^+]] on the columns touched
-            A_SS = np.empty((len(touched), len(touched)))
-            A_SS[np.ix_(in_D, in_D)] = KS[d_cols] @ K[d_cols].T + np.diag(1.0 / D[d_cols])
-            A_SS[np.ix_(in_D, ~in_D)] = -KS[np.ix_(d_cols, e_cols)]
-            A_SS[np.ix_(~in_D, in_D)] = -KS[np.ix_(d_cols, e_cols)].T
-            A_SS[np.ix_(~in_D, ~in_D)] = S_plus[np.ix_(e_cols, e_cols)]
-            L, L_plus = _root_sym((Z_gS.T @ Z_gS).toarray())
-            T = L.T @ A_SS @ L
-            lam, V = np.linalg.eigh((T + T.T) / 2)
-            shrink = np.where(lam < 1 - UNIT_TOL, np.clip(1 - lam, UNIT_TOL, None) ** power - 1, 0.0)
-            base = Z_gS.T @ residuals[idx]
-            adjusted = base + L @ (V @ (shrink * (V.T @ (L_plus @ base))))
-            # the terms' rows of A^- times Z_gS' times the adjusted residuals
-            score = (S_plus[np.ix_(terms, e_cols)] @ adjusted[~in_D]
-                     - KS[np.ix_(d_cols, terms)].T @ adjusted[in_D])
-            cov += np.outer(score, score)
+    for g in range(len(bounds) - 1):
+        idx = order[bounds[g]:bounds[g + 1]]
+        if len(idx) == 0:
+            continue
+        Z_g = Z[idx]
+        touched = np.unique(Z_g.indices)
+        Z_gS = Z_g[:, touched]
+        in_D = touched < p_D
+        d_cols, e_cols = touched[in_D], touched[~in_D] - p_D
+        # A^-_SS in blocks: [[diag(1/D) + K S^+ K', -K S^+], [-S^+ K', S^+]] on the columns touched
+        A_SS = np.empty((len(touched), len(touched)))
+        A_SS[np.ix_(in_D, in_D)] = KS[d_cols] @ K[d_cols].T + np.diag(1.0 / D[d_cols])
+        A_SS[np.ix_(in_D, ~in_D)] = -KS[np.ix_(d_cols, e_cols)]
+        A_SS[np.ix_(~in_D, in_D)] = -KS[np.ix_(d_cols, e_cols)].T
+        A_SS[np.ix_(~in_D, ~in_D)] = S_plus[np.ix_(e_cols, e_cols)]
+        L, L_plus = _root_sym((Z_gS.T @ Z_gS).toarray())
+        T = L.T @ A_SS @ L
+        lam, V = np.linalg.eigh((T + T.T) / 2)
+        shrink = np.where(lam < 1 - UNIT_TOL, np.clip(1 - lam, UNIT_TOL, None) ** power - 1, 0.0)
+        base = Z_gS.T @ residuals[idx]
+        adjusted = base + L @ (V @ (shrink * (V.T @ (L_plus @ base))))
+        # the terms' rows of A^- times Z_gS' times the adjusted residuals
+        score = (S_plus[np.ix_(terms, e_cols)] @ adjusted[~in_D]
+                 - KS[np.ix_(d_cols, terms)].T @ adjusted[in_D])
+        cov += np.outer(score, score)
     if kind == "CR3":
         n_clusters = len(np.unique(clusters))
         cov *= (n_clusters - 1) / n_clusters
