@@ -193,12 +193,12 @@ def _quota_rows(summary) -> list[dict]:
             and c["term"].count(":") <= 1]
 
 
-def _null_t_spread(path: Path, court_month: dict[str, bool]) -> dict[bool, list[float]]:
+def _null_t_spread(rows: list[dict[str, str]], court_month: dict[str, bool]) -> dict[bool, list[float]]:
     """The SD over the null replicates of each quota term's t-statistic (1 when its standard
     errors are right), per test with at least 20 replicates, by whether its model has court x
     month effects."""
     values: dict[tuple[str, str, str], list[float]] = {}
-    for r in read_rows([path]):
+    for r in rows:
         if (r["design"] == "null" and r["kind"] == "test" and "quota_shortfall" in r["term"]
                 and r["term"].count(":") <= 1 and r["estimate"] and r["std_error"]):
             values.setdefault((r["test_id"], r["term"], r["model"]), []).append(
@@ -229,10 +229,11 @@ def quota_spread(path: Path, errors: str, summary=None) -> str:
                      f"covered their targets in {_span([c['coverage'] for c in cs])} of the "
                      "replicates")
     n = max(c["R"] for c in rows)
-    null_sd = _null_t_spread(path, court_month)
+    replicate_rows = read_rows([path])  # once, for the null replicates' spread and count
+    null_sd = _null_t_spread(replicate_rows, court_month)
     null_text = ""
     if null_sd[True]:
-        r_null = len({r["replicate"] for r in read_rows([path]) if r["design"] == "null"})
+        r_null = len({r["replicate"] for r in replicate_rows if r["design"] == "null"})
         null_text = (f" On the {r_null} null replicates the t-statistics of the same terms have "
                      "standard deviations " + "; ".join(
                          f"{min(v):.2f}-{max(v):.2f} ({kind})"

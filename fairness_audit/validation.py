@@ -476,12 +476,14 @@ def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
     difference that is not a number (a text, a value present on one side only, a row missing).
     ``replicate`` as for :func:`run`.
     """
-    committed = read_rows([path])
+    committed: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in read_rows([path]):
+        committed.setdefault((r["design"], r["replicate"]), []).append(r)
     compared, largest, where, largest_abs, problems = 0, 0.0, None, 0.0, []
     for design in designs:
         for i in replicates:
             spec = ReplicateSpec(design=design, replicate=i)
-            old = [r for r in committed if r["design"] == design and r["replicate"] == str(i)]
+            old = committed.get((design, str(i)), [])
             if not old:
                 problems.append(f"{design} #{i}: not in {path}")
                 continue
