@@ -28,7 +28,7 @@ from pathlib import Path
 
 from fairness_audit.config import load_config
 from fairness_audit.hypotheses import forcing_check_keys
-from fairness_audit.validation import markdown, read_rows, summarise
+from fairness_audit.validation import markdown, read_rows, summarise, summarise_rows
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -210,11 +210,12 @@ def _null_t_spread(rows: list[dict[str, str]], court_month: dict[str, bool]) -> 
     return out
 
 
-def quota_spread(path: Path, errors: str, summary=None) -> str:
+def quota_spread(path: Path, errors: str) -> str:
     """What the rows show of the quota terms' standard errors: the spread of the estimates over
     their mean standard error and the coverage, court x month models against fiscal ones, and
     on the null design the spread of their t-statistics."""
-    summary = summary or summarise([path])
+    replicate_rows = read_rows([path])
+    summary = summarise_rows(replicate_rows)
     court_month = {name: "court_id^calendar_month" in spec.fixed_effects
                    for name, spec in load_config().models.items()}
     rows = _quota_rows(summary)
@@ -229,7 +230,6 @@ def quota_spread(path: Path, errors: str, summary=None) -> str:
                      f"covered their targets in {_span([c['coverage'] for c in cs])} of the "
                      "replicates")
     n = max(c["R"] for c in rows)
-    replicate_rows = read_rows([path])  # once, for the null replicates' spread and count
     null_sd = _null_t_spread(replicate_rows, court_month)
     null_text = ""
     if null_sd[True]:
@@ -254,13 +254,13 @@ def quota_spread(path: Path, errors: str, summary=None) -> str:
     return "\n".join(lines)
 
 
-def crv1_spread(summary=None) -> str:
-    return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model", summary)
+def crv1_spread() -> str:
+    return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model")
 
 
-def cr2_so_far(summary=None) -> str:
+def cr2_so_far() -> str:
     return quota_spread(RERUN_ROWS, "CR2 errors for the models of H2, H4 and H7 (the rerun so "
-                        "far)", summary)
+                        "far)")
 
 
 def write(check: bool = False) -> bool:

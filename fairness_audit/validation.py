@@ -649,9 +649,13 @@ def _false_flags(rows: list[dict[str, str]], design: str, alpha: float) -> dict[
 
 
 def summarise(paths: Iterable[Path], *, alpha: float = 0.05) -> dict[str, Any]:
+    """:func:`summarise_rows` of the rows in ``paths``."""
+    return summarise_rows(read_rows(paths), alpha=alpha)
+
+
+def summarise_rows(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[str, Any]:
     """Coverage and bias per tested term, false-flag rate, the design check, verdict shares and
     the failure rate of each of the audit's checks, with their bounds."""
-    rows = read_rows(paths)
     out: dict[str, Any] = {"coverage": [], "false_flags": {}, "design_check": [], "checks": [],
                            "verdicts": [], "errors": {}}
     for design in DESIGNS:

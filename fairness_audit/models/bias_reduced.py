@@ -70,8 +70,8 @@ def _root_sym(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # one BLAS thread: a second gains nothing at the size of a judge's matrices on an idle machine,
 # and beside other busy processes OpenBLAS's threads wait on each other (an eigen-decomposition
-# of 400 columns measured 40 times slower with two threads than with one while two other
-# processes kept both cores busy)
+# of 400 columns took 2-3 times as long with two threads as with one beside two busy processes:
+# benchmarks/bench_blas_threads.py)
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights: np.ndarray,
                  residuals: np.ndarray, kind: str = "CR2") -> np.ndarray:

@@ -48,7 +48,7 @@ def demean(x: np.ndarray, fe: np.ndarray, weights: np.ndarray) -> np.ndarray:
                                      np.ascontiguousarray(weights, dtype=float),
                                      tol=DEMEAN_TOL, maxiter=100_000)
     if not converged:
-        raise AuditError("fixed-effect demeaning on cell means did not converge")
+        raise AuditError("fixed-effect demeaning did not converge")
     return out
 
 
