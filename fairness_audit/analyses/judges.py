@@ -50,6 +50,7 @@ from fairness_audit.config import AnalysisSpec, AuditConfig
 from fairness_audit.errors import NotEstimable
 from fairness_audit.features import AnalysisFrame
 from fairness_audit.hypotheses import AnalysisOutput, Estimate, register_analysis
+from fairness_audit.models.cells import demean
 from fairness_audit.models.design import SAMPLE_FILTERS
 
 PERCENT = 100.0
@@ -126,13 +127,11 @@ def within_court_sd(values: pd.Series, courts: pd.Series) -> float:
 
 def _expected(rows: pd.DataFrame, outcome: str, controls: list[str], fes: list[str]) -> np.ndarray:
     """Fitted values of the case-mix model without the judge (linear, fixed effects absorbed)."""
-    from fairness_audit.disparity import _demean
-
     y = rows[outcome].astype(float).to_numpy()
     x = rows[controls].astype(float).to_numpy() if controls else np.zeros((len(rows), 0))
     fe = np.column_stack([pd.factorize(rows[f].astype(str))[0] for f in fes]) if fes \
         else np.zeros((len(rows), 0), dtype=int)
-    both = _demean(np.column_stack([y, x]), fe)
+    both = demean(np.column_stack([y, x]), fe, np.ones(len(y)))
     yt, xt = both[:, 0], both[:, 1:]
     beta = np.linalg.lstsq(xt, yt, rcond=None)[0] if x.shape[1] else np.zeros(0)
     return y - (yt - xt @ beta)
