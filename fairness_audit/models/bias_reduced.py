@@ -30,7 +30,9 @@ diagonal block D, so with the other columns E (judges, nationalities, case types
 needs only the pseudo-inverse of the small Schur complement S (any generalized inverse gives the
 same hat matrix and the same estimable coefficients). A judge touches few columns (its months,
 its nationalities, the terms): H_gg's non-zero eigenvalues are those of L' A^-_SS L with
-L L' = Z_gS' W_g Z_gS, all of the size of the columns touched, never of the judge's rows.
+L L' = Z_gS' W_g Z_gS, all of the size of the columns touched, never of the judge's rows. No
+matrix of all the rows is built: the blocks of A are weighted counts and sums per level
+(bincount), and each judge's Z_gS is built from its own rows.
 """
 
 from __future__ import annotations
@@ -68,6 +70,49 @@ def _root_sym(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scale[:, None] * vec * root, (vec / root).T / scale[None, :]
 
 
+def _cross(codes: np.ndarray, size: int, others: list[tuple[np.ndarray, int]], X: np.ndarray,
+           weights: np.ndarray) -> np.ndarray:
+    """Dummies(codes)' W [dummies of each of ``others``, X], dense: weighted counts of each pair
+    of levels and weighted sums of X per level, by bincount (no matrix of the rows is built)."""
+    blocks = [np.bincount(codes * other_size + other, weights=weights,
+                          minlength=size * other_size).reshape(size, other_size)
+              for other, other_size in others]
+    blocks += [np.bincount(codes, weights=weights * x, minlength=size)[:, None] for x in X.T]
+    return np.hstack(blocks) if blocks else np.zeros((size, 0))
+
+
+def _gram_of_rest(others: list[tuple[np.ndarray, int]], X: np.ndarray,
+                  weights: np.ndarray) -> np.ndarray:
+    """E' W E for E = [dummies of each of ``others``, X]."""
+    fe_rows = [_cross(codes, size, others, X, weights) for codes, size in others]
+    p_fe = sum(size for _, size in others)
+    XtWX = X.T @ (X * weights[:, None])
+    if not fe_rows:
+        return XtWX
+    top = np.vstack(fe_rows)
+    return np.vstack([top, np.hstack([top[:, p_fe:].T, XtWX])])
+
+
+def _judge_columns(codes: np.ndarray, X: np.ndarray, root_w: np.ndarray,
+                   p_fe: int) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """(columns touched, root_w times those columns on the judge's rows as CSR). ``codes`` are
+    the rows' fixed-effect columns numbered over all fixed effects; a term's column is touched
+    when it is not all zero on the rows."""
+    n_g, m = codes.shape
+    terms = np.flatnonzero(np.any(X != 0, axis=0))
+    touched_fe, local = np.unique(codes, return_inverse=True)
+    touched = np.r_[touched_fe, p_fe + terms]
+    width = m + len(terms)
+    indices = np.empty((n_g, width), dtype=np.int64)
+    indices[:, :m] = local.reshape(n_g, m)
+    indices[:, m:] = len(touched_fe) + np.arange(len(terms))
+    data = np.empty((n_g, width))
+    data[:, :m] = root_w[:, None]
+    data[:, m:] = X[:, terms] * root_w[:, None]
+    return touched, sparse.csr_matrix((data.ravel(), indices.ravel(), np.arange(n_g + 1) * width),
+                                      shape=(n_g, len(touched)))
+
+
 # one BLAS thread: a second gains nothing at the size of a judge's matrices on an idle machine,
 # and beside other busy processes OpenBLAS's threads wait on each other (an eigen-decomposition
 # of 400 columns took 2-3 times as long with two threads as with one beside two busy processes:
@@ -97,42 +142,39 @@ def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights
         The k x k covariance (no small-sample factor).
     """
     power = {"CR0": 0.0, "CR2": -0.5, "CR3": -1.0}[kind]
-    n, k = X.shape
+    k = X.shape[1]
     root_w = np.sqrt(weights)
-    rows = np.arange(n)
     sizes = [int(fe[:, j].max()) + 1 for j in range(fe.shape[1])]
-    big = int(np.argmax(sizes)) if sizes else -1
-    dummies = [sparse.csr_matrix((root_w, (rows, fe[:, j])), shape=(n, sizes[j]))
-               for j in range(fe.shape[1]) if j != big]
-    Z_E = sparse.hstack(dummies + [sparse.csr_matrix(X * root_w[:, None])], format="csr")
-    p_E = Z_E.shape[1]
+    # the fixed effect with most levels first (its block of A is diagonal), then the others
+    fe_order = sorted(range(len(sizes)), key=lambda j: -sizes[j])
+    offsets = np.cumsum([0] + [sizes[j] for j in fe_order])
+    p_D = sizes[fe_order[0]] if sizes else 0
+    p_fe = int(offsets[-1])
+    p_E = p_fe - p_D + k
     terms = np.arange(p_E - k, p_E)
-    if big >= 0:
-        Z_D = sparse.csr_matrix((root_w, (rows, fe[:, big])), shape=(n, sizes[big]))
-        D = np.bincount(fe[:, big], weights=weights, minlength=sizes[big])
-        C = (Z_D.T @ Z_E).toarray()
+    others = [(fe[:, j], sizes[j]) for j in fe_order[1:]]
+    if sizes:
+        big = fe[:, fe_order[0]]
+        D = np.bincount(big, weights=weights, minlength=p_D)
+        C = _cross(big, p_D, others, X, weights)
         K = C / D[:, None]
-        S = (Z_E.T @ Z_E).toarray() - C.T @ K
+        S = _gram_of_rest(others, X, weights) - C.T @ K
     else:
-        Z_D = sparse.csr_matrix((n, 0))
         D = np.zeros(0)
         K = np.zeros((0, p_E))
-        S = (Z_E.T @ Z_E).toarray()
+        S = _gram_of_rest(others, X, weights)
     S_plus = _pinv_sym((S + S.T) / 2)
     KS = K @ S_plus  # A^-'s off-diagonal block, less its sign
-    p_D = Z_D.shape[1]
-    Z = sparse.hstack([Z_D, Z_E], format="csr")
+    fe_sorted = fe[:, fe_order] + offsets[:-1]  # columns of A: the big effect's, the others', X
 
     order = np.argsort(clusters, kind="stable")
     bounds = np.searchsorted(clusters[order], np.arange(int(clusters.max()) + 2))
     cov = np.zeros((k, k))
-    for g in range(len(bounds) - 1):
-        idx = order[bounds[g]:bounds[g + 1]]
-        if len(idx) == 0:
+    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+        if first == last:
             continue
-        Z_g = Z[idx]
-        touched = np.unique(Z_g.indices)
-        Z_gS = Z_g[:, touched]
+        idx = order[first:last]
+        touched, Z_gS = _judge_columns(fe_sorted[idx], X[idx], root_w[idx], p_fe)
         in_D = touched < p_D
         d_cols, e_cols = touched[in_D], touched[~in_D] - p_D
         # A^-_SS in blocks: [[diag(1/D) + K S^+ K', -K S^+], [-S^+ K', S^+]] on the columns touched
