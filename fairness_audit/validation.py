@@ -564,6 +564,9 @@ def read_rows(paths: Iterable[Path]) -> list[dict[str, str]]:
 
 
 _GUARD_CHECK = re.compile(r"^guard (\S+) of (\S+)$")
+# a target this close to zero is "no effect" (the simulator's zeros come out of its model fits
+# as 1e-16 or so)
+NO_EFFECT = 1e-9
 
 
 def guards_at_family_level(rows: list[dict[str, str]], *, method: str = "bh",
@@ -728,7 +731,16 @@ def summarise_rows(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[s
             "inconclusive": vs.count("inconclusive") / len(vs),
             "not_supported": vs.count("not supported") / len(vs),
         })
-    # design checks of the audit: how often each fails, per design
+    # design checks of the audit: how often each fails, per design. A placebo check tests its
+    # term against zero, so it is held to its level only where that term's target (the model's
+    # pseudo-true value, on the rows of its placebo test) is zero
+    from fairness_audit.checks import check_label
+
+    placebo_targets: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        if r["kind"] == "test" and r["role"] == "placebo" and r["target"] not in ("", None):
+            placebo_targets.setdefault((r["design"], check_label("placebo_term", r["test_id"])),
+                                       []).append(_f(r["target"]))
     failures: dict[tuple[str, str], list[dict[str, str]]] = {}
     for r in rows:
         if r["kind"] == "check" and r["verdict"] in ("passed", "failed"):
@@ -739,13 +751,17 @@ def summarise_rows(rows: list[dict[str, str]], *, alpha: float = 0.05) -> dict[s
         est = [_f(r["estimate"]) for r in rs if r["estimate"] not in ("", None)]
         # a guard "fails" when its interval does not exclude zero with the concern's sign: on a
         # design without that effect this is what it should do, so no false-alarm bound applies
+        targets = placebo_targets.get((design, key))
+        target = sum(targets) / len(targets) if targets else None
         bounded = ((design in ("null", "planted") or design.startswith("null_"))
-                   and not _GUARD_CHECK.match(key))
+                   and not _GUARD_CHECK.match(key)
+                   and (target is None or abs(target) < NO_EFFECT))
         out["checks"].append({
             "design": design, "check": key, "R": r_n, "failure_rate": rate,
             "bound": rate_bound(r_n, alpha) if bounded else None,
             "within_bound": rate <= rate_bound(r_n, alpha) if bounded else None,
             "mean_estimate": sum(est) / len(est) if est else None,
+            "target": target,
         })
     out.update(referee_summary(rows, alpha=alpha))
     return out
@@ -957,12 +973,15 @@ def markdown(summary: dict[str, Any]) -> str:
     if summary.get("checks"):
         lines += ["Design checks: how often each fails (a guard fails when its interval does not "
                   "exclude zero with the concern's sign, as it should where the effect is absent: "
-                  "no bound is held to it).", "",
+                  "no bound is held to it; nor to a placebo check whose term's target is not zero "
+                  "on the design, shown beside its dash).", "",
                   "| design | check | R | failed | bound | within bound | mean estimate |",
                   "|---|---|---|---|---|---|---|"]
         for c in summary["checks"]:
             within = _yes_no(c["within_bound"])
             bound = "—" if c["bound"] is None else f"{c['bound']:.3f}"
+            if c.get("target") is not None and abs(c["target"]) >= NO_EFFECT:
+                bound += f" (target {c['target']:.3g})"
             mean = "—" if c["mean_estimate"] is None else f"{c['mean_estimate']:.4g}"
             lines.append(f"| {c['design']} | {c['check']} | {c['R']} | {c['failure_rate']:.3f} | "
                          f"{bound} | {within} | {mean} |")

@@ -271,3 +271,27 @@ def test_recheck_compares_every_value_of_a_rerun_with_the_committed_rows(tmp_pat
         dict(r, estimate=-1e-16) if r["estimate"] else r for r in _two_rows(s)])
     assert flipped["largest_relative_difference"] == 0 and flipped["problems"] == []
     assert flipped["largest_absolute_difference"] == pytest.approx(2e-16)
+
+
+def test_a_placebo_check_is_held_to_its_level_only_where_its_terms_target_is_zero(tmp_path):
+    """On the planted design a model's placebo slope can have a pseudo-true value that is not
+    zero; the check that tests it against zero then fails more often than its level by rights."""
+    rows = []
+    for i in range(20):
+        for design, target in (("planted", -0.015), ("null", 1e-16)):
+            rows.append({"design": design, "replicate": i, "kind": "test", "hypothesis": "H2",
+                         "test_id": "H2.placebo", "role": "placebo", "model": "H2",
+                         "term": "quota_shortfall", "estimate": -0.02, "std_error": 0.01,
+                         "target": target, "covered": 1})
+            rows.append({"design": design, "replicate": i, "kind": "check", "hypothesis": "H2",
+                         "test_id": "placebo H2.placebo", "role": "check",
+                         "verdict": "failed" if i < 5 else "passed"})
+    path = tmp_path / "rows.csv"
+    _write(path, rows)
+    s = summarise([path])
+    checks = {c["design"]: c for c in s["checks"]}
+    shifted, held = checks["planted"], checks["null"]
+    assert shifted["target"] == pytest.approx(-0.015) and shifted["bound"] is None
+    assert shifted["within_bound"] is None and shifted["failure_rate"] == pytest.approx(0.25)
+    assert held["bound"] == pytest.approx(rate_bound(20)) and held["within_bound"] is False
+    assert "— (target -0.015)" in markdown(s)

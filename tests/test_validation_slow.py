@@ -19,7 +19,7 @@ import pytest
 
 from fairness_audit.config import load_config
 from fairness_audit.hypotheses import forcing_check_keys
-from fairness_audit.validation import run, summarise
+from fairness_audit.validation import NO_EFFECT, run, summarise
 
 R = int(os.environ.get("FA_VALIDATION_R", "200"))
 
@@ -72,13 +72,18 @@ def test_design_check(summary):
 def test_forcing_design_checks_hold_their_level(summary):
     """The checks that force a verdict under the plan (H1's pre-trend and anticipation, the
     placebo terms of H2 and H7) fail no more often than their level where the truth is flat
-    before the policy date: on the null and on the planted effects (which start on it)."""
+    before the policy date: on the null and on the planted effects (which start on it), except
+    a placebo term whose model's pseudo-true value is not zero there (H2's on the planted
+    effects: summarise holds it to no bound, and docs/validation.md says how often it fails)."""
     rates = {(c["design"], c["check"]): c for c in summary["checks"]}
     keys = forcing_check_keys(load_config())
     assert "pre-trend (log_duration)" in keys
     for design in ("null", "planted"):
         for check in keys:
             rate = rates[design, check]
+            if rate["target"] is not None and abs(rate["target"]) >= NO_EFFECT:
+                assert design == "planted" and rate["bound"] is None, rate
+                continue
             assert rate["within_bound"], rate
 
 
