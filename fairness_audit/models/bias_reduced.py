@@ -158,7 +158,8 @@ def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights
         D = np.bincount(big, weights=weights, minlength=p_D)
         C = _cross(big, p_D, others, X, weights)
         K = C / D[:, None]
-        S = _gram_of_rest(others, X, weights) - C.T @ K
+        B = C / np.sqrt(D)[:, None]
+        S = _gram_of_rest(others, X, weights) - B.T @ B  # C' D^-1 C, one triangle computed
     else:
         D = np.zeros(0)
         K = np.zeros((0, p_E))

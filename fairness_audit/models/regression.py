@@ -386,8 +386,10 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, na
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if design.spec.family == "logit":
+            # no separation check of the engine's: informative_rows left no level to drop
             model = pf.feglm(_engine_formula(design), data, family="logit", vcov=vcov, ssc=ssc,
-                             store_data=False, copy_data=False, iwls_maxiter=max_iter)
+                             store_data=False, copy_data=False, iwls_maxiter=max_iter,
+                             separation_check=[])
             engine = f"pyfixest {pf.__version__} feglm(family='logit')"
         elif design.spec.family == "poisson":
             model = pf.fepois(_engine_formula(design), data, vcov=vcov, ssc=ssc,
