@@ -1,21 +1,27 @@
-"""Write section 4's results of docs/validation.md (the whole plan at R = 200) from the
+"""Write section 4's results of docs/validation.md (the whole plan, R = 200 per design) from the
 committed replicates.
 
-The rows of every replicate are committed (``docs/validation_replicates_earlier_rules.csv.gz``:
-the run under the rules before section 5's; ``docs/validation_replicates.csv.gz``: the rerun
-under the current rules, while it is under way the replicates finished so far;
-``docs/validation_replicates_crv1.csv.gz``: the first rerun's replicates, with CRV1 errors
-for the court x month models, which the block ``validation_whole_plan_crv1`` reads; the block
-``validation_whole_plan_cr2_so_far`` reads the rerun's). The tables
-between ``<!-- validation_whole_plan:begin -->`` and its end marker are what ``python -m
-fairness_audit.validation summarise`` prints for them, and the reading above the tables
-(between ``<!-- validation_whole_plan_reading:begin -->`` and its end marker) is written from
-the same summary: every share, range and "within" or "above" the bound it cites::
+The rows of every replicate are committed: ``docs/validation_replicates.csv.gz`` (the current
+plan, with CR2 errors for the court x month models; while its run is under way, the replicates
+finished so far, and the reading says how many), ``docs/validation_replicates_crv1.csv.gz`` (a
+first run of the current plan with CRV1 errors for those models, stopped at 103 + 103
+replicates) and ``docs/validation_replicates_earlier_rules.csv.gz`` (the plan before section 5's
+rules). The blocks written here:
 
-    python docs/validation_whole_plan.py            # rewrite both blocks
+- ``validation_whole_plan``: what ``python -m fairness_audit.validation summarise`` prints for
+  the current plan's rows;
+- ``validation_whole_plan_reading``: the reading above those tables, every share, range and
+  "within" or "above" the bound it cites written from the same summary, and the same figures
+  of the earlier rules' run beside them;
+- ``validation_whole_plan_crv1`` and ``validation_whole_plan_cr2``: the quota terms' spread and
+  coverage with each kind of errors.
+
+::
+
+    python docs/validation_whole_plan.py            # rewrite the blocks
     python docs/validation_whole_plan.py --check    # compare only; exit 1 on any difference
 
-tests/test_validation_plans.py checks that both blocks are what the committed rows give.
+tests/test_validation_plans.py checks that the blocks are what the committed rows give.
 """
 
 from __future__ import annotations
@@ -35,14 +41,16 @@ sys.path.insert(0, str(HERE))
 import marked_block  # noqa: E402
 
 PAGE = HERE / "validation.md"
-# the rows section 4 reads: the earlier rules' run until the rerun has its 200 + 200 replicates
-ROWS = HERE / "validation_replicates_earlier_rules.csv.gz"
-# the rerun's replicates that ran with CRV1 errors for the court x month models, before CR2
+# the current plan's run (CR2 errors for the court x month models)
+ROWS = HERE / "validation_replicates.csv.gz"
+# the replicates per design the run is for
+PLANNED = 200
+# a first run of the current plan, with CRV1 errors for the court x month models
 CRV1_ROWS = HERE / "validation_replicates_crv1.csv.gz"
-# the rerun with CR2 errors, while under way the replicates finished so far
-RERUN_ROWS = HERE / "validation_replicates.csv.gz"
+# the run under the rules before section 5 (fiscal effects, no guards, checks by significance)
+EARLIER_ROWS = HERE / "validation_replicates_earlier_rules.csv.gz"
 BLOCK, READING_BLOCK = "validation_whole_plan", "validation_whole_plan_reading"
-CRV1_BLOCK, CR2_BLOCK = "validation_whole_plan_crv1", "validation_whole_plan_cr2_so_far"
+CRV1_BLOCK, CR2_BLOCK = "validation_whole_plan_crv1", "validation_whole_plan_cr2"
 # the checks of the event studies that the reading counts beside the forcing ones
 REPORTED_PREFIXES = ("pre-trend", "anticipation")
 
@@ -183,11 +191,44 @@ def _checks(summary) -> str:
     return text + "; the placebo-date and shock checks are in the full table below."
 
 
-def reading(summary=None) -> str:
+def _under_way(summary) -> str:
+    """Where the run has fewer replicates than planned, how many it has."""
+    n = {d: v["R"] for v in summary["verdicts"] for d in (v["design"],)}
+    if all(n.get(d, 0) >= PLANNED for d in ("planted", "null")):
+        return ""
+    return (f"**The run is under way: these are its first {n.get('planted', 0)} planted and "
+            f"{n.get('null', 0)} null replicates of {PLANNED} each.** ")
+
+
+def _primary_shares(summary, design: str) -> dict[str, float]:
+    """Share of replicates with each primary test consistent (H4: its unrepresented term)."""
+    out = {}
+    for v in summary["verdicts"]:
+        if v["design"] == design and (v["test"].count(".") == 1
+                                      or v["test"] == "H4.primary.unrepresented"):
+            out[v["test"].split(".")[0]] = v["consistent"]
+    return out
+
+
+def _earlier(summary, earlier) -> str:
+    """The same figures under the rules before section 5, beside the current ones."""
+    now, before = _primary_shares(summary, "planted"), _primary_shares(earlier, "planted")
+    ff = earlier["false_flags"]
+    return (f"**Under the earlier rules** (R = {ff['R']} per design; fiscal-year and fiscal-month "
+            "effects with CRV1 errors, no guards, checks judged by significance alone; "
+            f"`{EARLIER_ROWS.name}`): {round(ff['rate'] * ff['R'])} of {ff['R']} null audits "
+            "flagged, and power (H4: its unrepresented term) "
+            + ", ".join(f"{h} {_pct(before[h])} (now {_pct(now[h])})"
+                        for h in sorted(before) if h in now and h != "H6")
+            + ". Section 5 sets these beside the stress scenarios.")
+
+
+def reading(summary=None, earlier=None) -> str:
     summary = summary or summarise([ROWS])
+    earlier = earlier or summarise([EARLIER_ROWS])
     parts = [_coverage(summary), _bias(summary), _false_flags(summary),
-             _design_check(summary), _power(summary), _checks(summary)]
-    return "Reading the tables. " + " ".join(p for p in parts if p)
+             _design_check(summary), _power(summary), _checks(summary), _earlier(summary, earlier)]
+    return _under_way(summary) + "Reading the tables. " + " ".join(p for p in parts if p)
 
 
 def render(summary=None) -> str:
@@ -264,15 +305,14 @@ def crv1_spread() -> str:
     return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model")
 
 
-def cr2_so_far() -> str:
-    return quota_spread(RERUN_ROWS, "CR2 errors for the models of H2, H4 and H7 (the rerun so "
-                        "far)")
+def cr2_spread() -> str:
+    return quota_spread(ROWS, "CR2 errors for the models of H2, H4 and H7")
 
 
 def write(check: bool = False) -> bool:
     summary = summarise([ROWS])
     blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary) + "\n",
-              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_so_far() + "\n"}
+              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_spread() + "\n"}
     return marked_block.update(PAGE, blocks, check=check)
 
 
