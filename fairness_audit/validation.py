@@ -361,13 +361,52 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
     running finish and are kept. A worker process that dies (the system kills the largest
     process when memory runs out) stops the run with :class:`WorkerDied` naming the replicates
     left, instead of waiting for them forever; the rows written so far are kept, and a rerun
-    resumes.
+    resumes. A second run on the same ``out`` while one is under way stops at once with
+    :class:`RowsInUse`.
     """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _sole_writer(out):
+        return _run(designs, replicates, out, workers=workers, start=start,
+                    max_minutes=max_minutes, log=log, progress=progress, replicate=replicate,
+                    **spec_options)
+
+
+class RowsInUse(ValueError):
+    """Another run is appending to the same rows file."""
+
+
+@contextlib.contextmanager
+def _sole_writer(out: Path):
+    """Hold an exclusive lock on ``out``'s lock file while a run appends to it: two runs on one
+    file would each run the replicates missing at their start and write them twice."""
+    import fcntl
+
+    lock_path = out.with_name(out.name + ".lock")
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise RowsInUse(f"{out}: another run (process {holder}) is appending to it; wait for "
+                            "it to finish, or give this run another --out file") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run(designs: Sequence[str], replicates: int, out: Path, *, workers: int, start: int,
+         max_minutes: float | None, log, progress: ProgressLike, replicate,
+         **spec_options: Any) -> Path:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out)
     specs = [ReplicateSpec(design=d, replicate=i, **spec_options)
              for i in range(start, start + replicates) for d in designs if (d, i) not in done]

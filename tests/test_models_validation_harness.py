@@ -190,6 +190,20 @@ def test_the_time_limit_starts_no_more_replicates_and_keeps_the_rows_written(tmp
     assert {r["replicate"] for r in validation.read_rows([out])} == {str(i) for i in range(8)}
 
 
+def test_a_second_run_on_the_same_rows_stops_before_running_anything(tmp_path, capsys):
+    """Two runs appending to one file would each run the replicates missing at their start."""
+    out = tmp_path / "rows.csv"
+    with validation._sole_writer(out):
+        with pytest.raises(validation.RowsInUse, match="another run \\(process [0-9]+\\)"):
+            validation.run(["null"], 2, out, workers=1, log=lambda m: None, replicate=_quick)
+        assert validation.main(["run", "--design", "null", "-R", "1", "--out", str(out),
+                                "--workers", "1"]) == 2
+    assert f"error: {out}: another run" in capsys.readouterr().err
+    assert not out.exists()
+    validation.run(["null"], 2, out, workers=1, log=lambda m: None, replicate=_quick)
+    assert {r["replicate"] for r in validation.read_rows([out])} == {"0", "1"}
+
+
 def test_snapshot_copies_whole_replicates_to_the_same_bytes(tmp_path):
     """The replicates of a run under way, committed as it goes: a replicate whose last row was
     cut short is left out, the design ``null`` is kept (pandas' defaults read it as missing),
