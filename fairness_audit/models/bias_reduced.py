@@ -159,7 +159,7 @@ def adjusted_cov(X: np.ndarray, fe: np.ndarray, clusters: np.ndarray, *, weights
         C = _cross(big, p_D, others, X, weights)
         K = C / D[:, None]
         B = C / np.sqrt(D)[:, None]
-        S = _gram_of_rest(others, X, weights) - B.T @ B  # C' D^-1 C, one triangle computed
+        S = _gram_of_rest(others, X, weights) - B.T @ B  # C' D^-1 C as one product B'B
     else:
         D = np.zeros(0)
         K = np.zeros((0, p_E))
