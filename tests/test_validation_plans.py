@@ -90,6 +90,13 @@ def test_section_4_of_the_docs_is_what_the_committed_replicates_give():
     # every figure of the reading comes from the summary: the power of each primary test and
     # the false flags with their bound
     assert "**Power**" in text and "H1 " in text and "null audits (" in text and "bound" in text
+    # a fall in power of 10 points or more from the earlier rules has its reason beside it
+    earlier = module._primary_shares(module.summarise([module.EARLIER_ROWS]), "planted")
+    now = module._primary_shares(module.summarise([module.ROWS]), "planted")
+    for h in earlier:
+        if h in now and earlier[h] - now[h] >= module.DROP - 1e-9:
+            assert f"{h} {round(100 * (earlier[h] - now[h]), 1):g} points" in text
+            assert ("H4.primary.unrepresented" if h == "H4" else f"{h}.primary") + "'s estimate" in text
 
 
 def test_the_referee_tables_of_the_docs_are_what_the_committed_replicates_give():
