@@ -1,6 +1,8 @@
 """Write the stress-scenario validation tables of docs/validation.md from the committed replicates.
 
 The rows of every replicate are committed (``docs/validation_stress.csv.gz``: the plan's rules;
+``docs/validation_stress_crv1.csv.gz``: the plan's rules with CRV1 errors for every model, the
+run before CR2, whose ``national`` rows stand in until that design is run again;
 ``docs/validation_stress_earlier_rules.csv.gz``: the rules before them), and the tables between
 ``<!-- validation_stress:begin -->`` and ``<!-- validation_stress:end -->`` are written from them
 by this script, never by hand, and so is the reading below them (between
@@ -40,16 +42,19 @@ import marked_block  # noqa: E402
 PAGE = HERE / "validation.md"
 SCENARIO_BIAS = HERE.parent / "benchmarks" / "results" / "scenario_bias.json"
 RUNS = {"current": HERE / "validation_stress.csv.gz",
+        "crv1": HERE / "validation_stress_crv1.csv.gz",
         "earlier": HERE / "validation_stress_earlier_rules.csv.gz"}
 # section 4's replicates (the whole plan at R = 200, the rules before section 5's)
 WHOLE_PLAN = HERE / "validation_replicates_earlier_rules.csv.gz"
-RULES = {"current": "court x month effects, guards, checks judged by relevance",
+RULES = {"current": "court x month effects (CR2 errors), guards, checks judged by relevance",
          "family": "as current, guards held at the family's level (`inference.guard_level: "
                    "family`; recomputed from the same replicates)",
+         "crv1": "as current, with CRV1 errors for every model (the run before CR2)",
          "earlier": "fiscal-year and fiscal-month effects, no guards, checks judged by significance"}
 # the verdict-only plan the stress replicates ran (its dates and alpha enter the reading)
 PLAN = load_config(HERE.parent / "configs" / "validation" / "verdicts.yaml")
 BLOCK, READING_BLOCK = "validation_stress", "validation_stress_reading"  # docs/marked_block.py
+NATIONAL = ("null_national", "planted_national")
 PRIMARY = {"H1": "H1.primary", "H2": "H2.primary", "H3": "H3.primary", "H4": "H4.primary",
            "H5": "H5.primary", "H7": "H7.primary"}
 
@@ -92,7 +97,7 @@ def _rows() -> dict[str, list]:
     rows = {rules: read_rows([path]) for rules, path in RUNS.items()}
     # the family-level rule changes only verdicts, from what the current rules' rows hold
     return {"current": rows["current"], "family": guards_at_family_level(rows["current"]),
-            "earlier": rows["earlier"]}
+            "crv1": rows["crv1"], "earlier": rows["earlier"]}
 
 
 def render(rows: dict[str, list] | None = None) -> str:
@@ -167,16 +172,20 @@ def _drop_reason(hypothesis: str, reps, earlier) -> str:
     concern's sign (beside the earlier rules' share), and how often its guards then let it
     through."""
     prefix = PRIMARY[hypothesis]
-    policy, guard_end = PLAN.policy, PLAN.models[f"{hypothesis}_before_covid"].end
     significant, n = _significant_share(reps, prefix)
     before, m = _significant_share(earlier, prefix)
     p, q = significant / n, before / m
     # two standard errors of the difference of two shares
     close = abs(p - q) <= 2 * ((p * (1 - p) / n + q * (1 - q) / m) ** 0.5 or 1 / n)
     consistent = _count(reps, prefix)
-    return (f"in {hypothesis}'s case the primary estimate alone is significant with the "
+    text = (f"in {hypothesis}'s case the primary estimate alone is significant with the "
             f"concern's sign in {_of(significant, n)} audits ({before / m:.1%} under the "
-            f"earlier rules: {'within' if close else 'beyond'} two standard errors) and its "
+            f"earlier rules: {'within' if close else 'beyond'} two standard errors)")
+    guard_model = PLAN.models.get(f"{hypothesis}_before_covid")
+    if guard_model is None:  # no guards: only the primary's own precision and the checks
+        return text + f", and {consistent} of them are consistent after its design checks"
+    policy, guard_end = PLAN.policy, guard_model.end
+    return (text + " and its "
             f"guards (the decisions before {guard_end:%B %Y}, "
             f"{_months(policy.start, guard_end)} of the {_months(policy.start, policy.end)} "
             "post-policy months; the decisions outside special dockets) "
@@ -227,6 +236,11 @@ class _Runs:
     def tests(self, rules: str, design: str, names=PRIMARY) -> dict[str, int]:
         return {h: _count(self.reps(rules, design), PRIMARY[h]) for h in names}
 
+    def national(self) -> str:
+        """The rules whose rows the `national` bullet reads: the current ones once that design
+        has run with them, until then the CRV1 run's."""
+        return "current" if all(self.reps("current", d) for d in NATIONAL) else "crv1"
+
     def planted(self) -> list[str]:
         """The planted designs at 100 judges that ran under the current rules."""
         return [d for d in ("planted", "planted_drift", "planted_shocks", "planted_feedback")
@@ -237,7 +251,8 @@ def _intro(r: _Runs) -> str:
     planted = r.planted()
     sizes = sorted({r.n("current", d) for d in planted})
     earlier_sizes = sorted({r.n("earlier", d) for d in planted if r.reps("earlier", d)})
-    nat_null, nat_planted = r.n("current", "null_national"), r.n("current", "planted_national")
+    nat = r.national()
+    nat_null, nat_planted = r.n(nat, "null_national"), r.n(nat, "planted_national")
     contract = (nat_null >= 20 and nat_planted >= 20
                 and all(r.n("current", f"null_{s}") >= 100 for s in ("drift", "shocks", "feedback"))
                 and all(r.n("current", d) >= 50 for d in planted))
@@ -250,6 +265,7 @@ def _intro(r: _Runs) -> str:
         f"`feedback` without effects, and {_range(sizes)} per planted design under the current "
         f"rules, {_range(earlier_sizes)} per planted design under the earlier ones, {nat_null} "
         f"and {nat_planted} for `national`"
+        + (" (with CRV1 errors: that design has not yet run with CR2)" if nat != "current" else "")
         + ("; as many as contract section 8 asks for or more)."
            if contract else
            ": fewer than the 100 and 50 (20 and 20 at national size) that contract section 8 "
@@ -277,7 +293,8 @@ def _shocks(r: _Runs) -> str:
         "(docs/simulator.md: the closure alone is absorbed completely) and the guard without "
         "special dockets removes most of the rest, since a primary test may be consistent only "
         f"if that guard is too; what is left are "
-        + ", ".join(f"{h} in {k}" for h, k in left.items() if k) + f" of the {nshocks} audits."
+        + (", ".join(f"{h} in {k}" for h, k in left.items() if k) or "no primary test")
+        + f" of the {nshocks} audits."
         + (" Why the guards do not hold the bound: the special dockets still bias H2's and "
            "H7's primary estimates toward the concern (and H4's detained term away from it), so "
            "their adjusted p-values are near zero whatever the truth, and what is left to stop "
@@ -314,8 +331,9 @@ def _feedback(r: _Runs) -> str:
 
 def _drift(r: _Runs) -> str:
     drift, seeds = _drift_bias()
-    nd, nat_null = r.n("current", "null_drift"), r.n("current", "null_national")
-    h1_excludes = _audits(r.reps("current", "null_national"),
+    nat = r.national()
+    nd, nat_null = r.n("current", "null_drift"), r.n(nat, "null_national")
+    h1_excludes = _audits(r.reps(nat, "null_national"),
                           lambda t: t["test_id"] == "H1.primary" and t["ci_low"] not in ("", None)
                           and (float(t["ci_low"]) > 0 or float(t["ci_high"]) < 0))
     return (
@@ -368,34 +386,37 @@ def _power(r: _Runs) -> str:
 
 
 def _national(r: _Runs) -> str:
+    nat = r.national()
     national = [t for d in ("null_national", "planted_national")
-                for ts in r.reps("current", d).values() for t in ts]
+                for ts in r.reps(nat, d).values() for t in ts]
     decisions = [int(float(t["n_obs"])) for t in national if t["test_id"] in
                  ("H1.primary", "H2.primary", "H7.primary")]
     seconds = [float(t["seconds"]) for t in national if t["seconds"]]
     judges = sorted({int(float(t["n_judges"])) for t in national})
     courts = sorted({int(float(t["n_courts"])) for t in national})
-    first = min(r.reps("current", "null_national").items(), key=lambda kv: int(kv[0]))[1]
+    first = min(r.reps(nat, "null_national").items(), key=lambda kv: int(kv[0]))[1]
     h1 = next(t for t in first if t["test_id"] == "H1.primary")
     h1_half = (float(h1["ci_high"]) - float(h1["ci_low"])) / 2
-    nat_null, nat_planted = r.n("current", "null_national"), r.n("current", "planted_national")
-    nat_power = r.tests("current", "planted_national", ("H1", "H2", "H7"))
-    nat_hits = r.hits("current", "null_national")
-    nat_flags = {h: k for h, k in r.tests("current", "null_national").items() if k}
+    nat_null, nat_planted = r.n(nat, "null_national"), r.n(nat, "planted_national")
+    nat_power = r.tests(nat, "planted_national", ("H1", "H2", "H7"))
+    nat_hits = r.hits(nat, "null_national")
+    nat_flags = {h: k for h, k in r.tests(nat, "null_national").items() if k}
     # the flagged hypotheses whose primary estimate leans, on average, toward the concern
     nat_biased = {h: m for h in nat_flags if h in ("H2", "H7")
-                  for m, sign in [_lean(r.reps("current", "null_national"), PRIMARY[h])]
+                  for m, sign in [_lean(r.reps(nat, "null_national"), PRIMARY[h])]
                   if m * sign > 0}
     # the mean estimate of each other flagged primary test (e.g. one group term of H4)
-    flagged_ids = sorted({t["test_id"] for ts in r.reps("current", "null_national").values()
+    flagged_ids = sorted({t["test_id"] for ts in r.reps(nat, "null_national").values()
                           for t in ts if t["verdict"] == CONCERN
                           and t["hypothesis"] in nat_flags and t["hypothesis"] not in nat_biased})
-    other_leans = {t: _lean(r.reps("current", "null_national"), t)[0] for t in flagged_ids}
+    other_leans = {t: _lean(r.reps(nat, "null_national"), t)[0] for t in flagged_ids}
     return (
         f"* **national** ({judges[0]:,} judges in {courts[0]} courts, "
         f"{min(decisions) / 1e6:.1f} to {max(decisions) / 1e6:.1f} million decisions per primary "
         f"model of H1, H2 and H7; {min(seconds) / 60:.0f} to {max(seconds) / 60:.0f} minutes a "
-        f"replicate, run with one worker): {_of(nat_hits, nat_null)} "
+        f"replicate, run with one worker"
+        + ("; these rows ran with CRV1 errors, before CR2" if nat != "current" else "")
+        + f"): {_of(nat_hits, nat_null)} "
         "audits of the no-effect arm flagged"
         + (" (" + ", ".join(f"{h} in {k}" for h, k in nat_flags.items()) + "; "
            f"{_bound_word(nat_hits, nat_null)})" if nat_flags else "")
@@ -419,12 +440,36 @@ def _national(r: _Runs) -> str:
         + ".")
 
 
+def _errors(r: _Runs) -> str:
+    """The current rules with CR2 errors beside the same rules with CRV1 errors, on the same
+    simulated court systems (a design's seeds depend only on the design and the replicate)."""
+    nulls = [d for d in ("null_drift", "null_shocks", "null_feedback")
+             if r.reps("current", d) and r.reps("crv1", d)]
+    planted = [d for d in r.planted() if r.reps("crv1", d)]
+    if not nulls and not planted:
+        return ""
+    changed = {h: (r.tests("current", "planted")[h], r.tests("crv1", "planted")[h])
+               for h in PRIMARY} if "planted" in planted else {}
+    return (
+        "* **CR2 errors against CRV1** (the rows \"crv1\": the same rules and court systems "
+        "with CRV1 errors for every model, the run before CR2): audits flagged "
+        + ", ".join(f"`{d}` {r.flagged('current', d)} (CRV1: {r.flagged('crv1', d)})"
+                    for d in nulls)
+        + (("; in `planted`, audits consistent " + ", ".join(
+            f"{h} {now} of {r.n('current', 'planted')} (CRV1: {before} of "
+            f"{r.n('crv1', 'planted')})" for h, (now, before) in changed.items()))
+           if changed else "")
+        + ". CR2 widens the intervals of the quota terms where a court has few judges ("
+        f"{_size(r.reps('current', 'planted')).replace(' (', ' judges in ').rstrip(')')} courts "
+        "here), so fewer primary tests and guards exclude zero and fewer placebo checks fail.")
+
+
 def reading(rows: dict[str, list] | None = None) -> str:
     """The reading of the tables, with every figure taken from the rows: an introduction,
     then one bullet per scenario and per question."""
     r = _Runs(rows or _rows())
     return "\n".join([_intro(r), "", _shocks(r), _feedback(r), _drift(r), _blocked_before(r),
-                      _power(r), _national(r)])
+                      _power(r), _errors(r), _national(r)])
 
 
 def write(check: bool = False) -> bool:
