@@ -1,7 +1,7 @@
 """Write the stress-scenario validation tables of docs/validation.md from the committed replicates.
 
 The rows of every replicate are committed (``docs/validation_stress.csv.gz``: the plan's rules;
-``docs/validation_stress_crv1.csv.gz``: the plan's rules with CRV1 errors for every model, the
+``docs/validation_stress_crv1.csv.gz``: the plan's rules with CRV1 errors for H2, H4 and H7, the
 run before CR2, whose ``national`` rows stand in until that design is run again;
 ``docs/validation_stress_earlier_rules.csv.gz``: the rules before them), and the tables between
 ``<!-- validation_stress:begin -->`` and ``<!-- validation_stress:end -->`` are written from them
@@ -49,7 +49,7 @@ WHOLE_PLAN = HERE / "validation_replicates_earlier_rules.csv.gz"
 RULES = {"current": "court x month effects (CR2 errors), guards, checks judged by relevance",
          "family": "as current, guards held at the family's level (`inference.guard_level: "
                    "family`; recomputed from the same replicates)",
-         "crv1": "as current, with CRV1 errors for every model (the run before CR2)",
+         "crv1": "as current, with CRV1 errors for H2, H4 and H7 (the run before CR2)",
          "earlier": "fiscal-year and fiscal-month effects, no guards, checks judged by significance"}
 # the verdict-only plan the stress replicates ran (its dates and alpha enter the reading)
 PLAN = load_config(HERE.parent / "configs" / "validation" / "verdicts.yaml")
@@ -452,7 +452,7 @@ def _errors(r: _Runs) -> str:
                for h in PRIMARY} if "planted" in planted else {}
     return (
         "* **CR2 errors against CRV1** (the rows \"crv1\": the same rules and court systems "
-        "with CRV1 errors for every model, the run before CR2): audits flagged "
+        "with CRV1 errors for H2, H4 and H7, the run before CR2): audits flagged "
         + ", ".join(f"`{d}` {r.flagged('current', d)} (CRV1: {r.flagged('crv1', d)})"
                     for d in nulls)
         + (("; in `planted`, audits consistent " + ", ".join(
