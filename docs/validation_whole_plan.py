@@ -14,7 +14,9 @@ rules). The blocks written here:
   "within" or "above" the bound it cites written from the same summary, and the same figures
   of the earlier rules' run beside them;
 - ``validation_whole_plan_crv1`` and ``validation_whole_plan_cr2``: the quota terms' spread and
-  coverage with each kind of errors.
+  coverage with each kind of errors;
+- ``validation_anticipation``: H1's verdict and the pre-trend and anticipation checks on the
+  design whose effects start early (``docs/validation_anticipation.csv.gz``).
 
 ::
 
@@ -49,8 +51,11 @@ PLANNED = 200
 CRV1_ROWS = HERE / "validation_replicates_crv1.csv.gz"
 # the run under the rules before section 5 (fiscal effects, no guards, checks by significance)
 EARLIER_ROWS = HERE / "validation_replicates_earlier_rules.csv.gz"
+# the planted effects starting six months early (design `anticipation`)
+ANTICIPATION_ROWS = HERE / "validation_anticipation.csv.gz"
 BLOCK, READING_BLOCK = "validation_whole_plan", "validation_whole_plan_reading"
 CRV1_BLOCK, CR2_BLOCK = "validation_whole_plan_crv1", "validation_whole_plan_cr2"
+ANTICIPATION_BLOCK = "validation_anticipation"
 # the checks of the event studies that the reading counts beside the forcing ones
 REPORTED_PREFIXES = ("pre-trend", "anticipation")
 # a fall in power (from the earlier rules' run) that the reading explains
@@ -410,11 +415,25 @@ def cr2_spread() -> str:
     return quota_spread(ROWS, "CR2 errors for the models of H2, H4 and H7")
 
 
+def anticipation() -> str:
+    """The anticipation design's rows: H1's primary verdict and how often each pre-trend and
+    anticipation check caught the early start."""
+    summary = summarise([ANTICIPATION_ROWS])
+    n = max(v["R"] for v in summary["verdicts"])
+    kept = dict(summary, coverage=[], false_flags={}, design_check=[], stress_false_flags=[],
+                verdicts=[v for v in summary["verdicts"] if v["test"] == "H1.primary"],
+                checks=[c for c in summary["checks"] if c["check"].startswith(REPORTED_PREFIXES)])
+    tables = markdown(kept).rstrip("\n")
+    return (f"R = {n} (`{ANTICIPATION_ROWS.name}`): H1's primary verdict, and how often each "
+            "anticipation and pre-trend check failed (caught the early start):\n\n" + tables)
+
+
 def write(check: bool = False) -> bool:
     rows = read_rows([ROWS])
     summary = summarise_rows(rows)
     blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary, rows=rows) + "\n",
-              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_spread() + "\n"}
+              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_spread() + "\n",
+              ANTICIPATION_BLOCK: anticipation() + "\n"}
     return marked_block.update(PAGE, blocks, check=check)
 
 
