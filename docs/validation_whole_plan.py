@@ -421,6 +421,7 @@ def anticipation() -> str:
     summary = summarise([ANTICIPATION_ROWS])
     n = max(v["R"] for v in summary["verdicts"])
     kept = dict(summary, coverage=[], false_flags={}, design_check=[], stress_false_flags=[],
+                bootstrap=[], parallel_trends=[], omitted_variable=[],
                 verdicts=[v for v in summary["verdicts"] if v["test"] == "H1.primary"],
                 checks=[c for c in summary["checks"] if c["check"].startswith(REPORTED_PREFIXES)])
     tables = markdown(kept).rstrip("\n")
