@@ -440,28 +440,73 @@ def _national(r: _Runs) -> str:
         + ".")
 
 
+def _by_replicate(rows, designs) -> dict[tuple[str, str], list]:
+    """{(design, replicate): every row of it} for the given designs."""
+    out: dict[tuple[str, str], list] = {}
+    for row in rows:
+        if row["design"] in designs:
+            out.setdefault((row["design"], row["replicate"]), []).append(row)
+    return out
+
+
 def _errors(r: _Runs) -> str:
-    """The current rules with CR2 errors beside the same rules with CRV1 errors, on the same
-    simulated court systems (a design's seeds depend only on the design and the replicate)."""
-    nulls = [d for d in ("null_drift", "null_shocks", "null_feedback")
-             if r.reps("current", d) and r.reps("crv1", d)]
-    planted = [d for d in r.planted() if r.reps("crv1", d)]
-    if not nulls and not planted:
+    """The current rules with CR2 errors beside the same rules with CRV1 errors, on the
+    replicates both ran (a replicate's seed depends only on its design and number, so these are
+    the same simulated court systems): flags, power, and what moved them."""
+    designs = [d for d in ("null_drift", "null_shocks", "null_feedback", *r.planted())
+               if r.reps("current", d) and r.reps("crv1", d)]
+    if not designs:
         return ""
-    changed = {h: (r.tests("current", "planted")[h], r.tests("crv1", "planted")[h])
-               for h in PRIMARY} if "planted" in planted else {}
-    return (
-        "* **CR2 errors against CRV1** (the rows \"crv1\": the same rules and court systems "
-        "with CRV1 errors for H2, H4 and H7, the run before CR2): audits flagged "
-        + ", ".join(f"`{d}` {r.flagged('current', d)} (CRV1: {r.flagged('crv1', d)})"
-                    for d in nulls)
-        + (("; in `planted`, audits consistent " + ", ".join(
-            f"{h} {now} of {r.n('current', 'planted')} (CRV1: {before} of "
-            f"{r.n('crv1', 'planted')})" for h, (now, before) in changed.items()))
-           if changed else "")
-        + ". CR2 widens the intervals of the quota terms where a court has few judges ("
-        f"{_size(r.reps('current', 'planted')).replace(' (', ' judges in ').rstrip(')')} courts "
-        "here), so fewer primary tests and guards exclude zero and fewer placebo checks fail.")
+    now, before = (_by_replicate(r.rows[rules], designs) for rules in ("current", "crv1"))
+    both = sorted(set(now) & set(before))
+
+    def count(rows_of, keep, designs_=designs):
+        return sum(keep(t) for key in both if key[0] in designs_ for t in rows_of[key])
+
+    def flagged(rows_of, design):
+        return sum(any(t["kind"] == "test" and t["role"] == "primary" and t["verdict"] == CONCERN
+                       and t["hypothesis"] in FALSE_FLAG_HYPOTHESES for t in rows_of[key])
+                   for key in both if key[0] == design)
+
+    def n(design):
+        return sum(key[0] == design for key in both)
+
+    quota = ("H2", "H4", "H7")
+    measures = {
+        "primary tests of H2, H4 and H7 significant alone with the concern's sign":
+            lambda t: t["kind"] == "test" and t["role"] == "primary"
+            and t["hypothesis"] in quota and _significant(t),
+        "guards failed": lambda t: t["kind"] == "check" and t["test_id"].startswith("guard ")
+            and t["verdict"] == "failed",
+        "placebo checks of H2 and H7 failed": lambda t: t["kind"] == "check"
+            and t["test_id"] in ("placebo H2.placebo", "placebo H7.placebo")
+            and t["verdict"] == "failed"}
+    moved = {name: (count(now, keep), count(before, keep)) for name, keep in measures.items()}
+    nulls = [d for d in designs if d.startswith("null_")]
+    text = ("* **CR2 errors against CRV1** (the rows \"crv1\": the same rules with CRV1 errors "
+            "for H2, H4 and H7, the run before CR2), on the replicates both ran: audits flagged "
+            + ", ".join(f"`{d}` {flagged(now, d)} of {n(d)} (CRV1: {flagged(before, d)})"
+                        for d in nulls))
+    if "planted" in designs:
+        def consistent(rows_of, h):
+            return sum(any(t["kind"] == "test" and t["role"] == "primary"
+                           and t["hypothesis"] == h and t["verdict"] == CONCERN
+                           for t in rows_of[key]) for key in both if key[0] == "planted")
+        text += ("; in `planted`, audits consistent " + ", ".join(
+            f"{h} {consistent(now, h)} (CRV1: {consistent(before, h)})" for h in quota)
+            + f" of {n('planted')}")
+    total = len([key for key in both])
+    text += (f". Over these {total} replicates of {len(designs)} designs at 100 judges: "
+             + "; ".join(f"{name} {k} times (CRV1: {k0})" for name, (k, k0) in moved.items())
+             + ".")
+    (primary, primary0), (guards, guards0), (placebo, placebo0) = moved.values()
+    if primary <= primary0 and guards >= guards0 and placebo <= placebo0:
+        text += (" As expected where CR2 widens the intervals of the quota terms (a court has "
+                 "few judges: "
+                 f"{_size(r.reps('current', 'planted')).replace(' (', ' judges in ').rstrip(')')}"
+                 " courts here): fewer primary tests exclude zero, more guards fail to, and "
+                 "fewer placebo checks fail.")
+    return text
 
 
 def reading(rows: dict[str, list] | None = None) -> str:
