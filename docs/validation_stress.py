@@ -46,6 +46,8 @@ RUNS = {"current": HERE / "validation_stress.csv.gz",
         "earlier": HERE / "validation_stress_earlier_rules.csv.gz"}
 # section 4's replicates (the whole plan at R = 200, the rules before section 5's)
 WHOLE_PLAN = HERE / "validation_replicates_earlier_rules.csv.gz"
+# and section 4's replicates under the current rules (R = 200, CR2)
+WHOLE_PLAN_NOW = HERE / "validation_replicates.csv.gz"
 RULES = {"current": "court x month effects (CR2 errors), guards, checks judged by relevance",
          "family": "as current, guards held at the family's level (`inference.guard_level: "
                    "family`; recomputed from the same replicates)",
@@ -365,6 +367,9 @@ def _power(r: _Runs) -> str:
     whole_n = len(whole_planted)
     whole_share = {h: _count(whole_planted, PRIMARY[h]) / whole_n for h in PRIMARY}
     unrep = _count(whole_planted, "H4.primary.unrepresented") / whole_n
+    now_planted = _replicates(read_rows([WHOLE_PLAN_NOW]), "planted")
+    now_n = len(now_planted)
+    now_share = {h: _count(now_planted, PRIMARY[h]) / now_n for h in PRIMARY}
     power_now = {h: k / r.n("current", "planted")
                  for h, k in r.tests("current", "planted").items()}
     drops = {h: whole_share[h] - power_now[h] for h in PRIMARY}
@@ -374,9 +379,12 @@ def _power(r: _Runs) -> str:
         f"{r.n('current', 'planted')}): under the current rules "
         + ", ".join(f"{h} {power_now[h]:.0%}" for h in PRIMARY if h != "H4")
         + f" of audits consistent, and H4 (any of its four group terms) {power_now['H4']:.0%}; "
-        f"the R = {whole_n} run of section 4 (the earlier rules, the whole plan) found "
+        f"section 4's runs of the whole plan found, at R = {whole_n} under the earlier rules, "
         + ", ".join(f"{h} {whole_share[h]:.1%}" for h in PRIMARY if h != "H4")
-        + f" and H4 {whole_share['H4']:.1%} (its unrepresented term alone {unrep:.1%}). "
+        + f" and H4 {whole_share['H4']:.1%} (its unrepresented term alone {unrep:.1%}), and "
+        f"at R = {now_n} under the current rules "
+        + ", ".join(f"{h} {now_share[h]:.1%}" for h in PRIMARY if h != "H4")
+        + f" and H4 {now_share['H4']:.1%}. "
         + ("No primary test loses more than 10 points." if not big_drops else
            "Drops of more than 10 points: " + ", ".join(
                f"{h} ({drops[h] * 100:.0f} points)" for h in big_drops) + "; "
