@@ -9,7 +9,8 @@ by this script, never by hand, and so is the reading below them (between
 ``<!-- validation_stress_reading:begin -->`` and its end marker): every count it cites, and
 every "within" or "above" the bound, comes from the same rows; its other figures come from the
 verdict-only plan (configs/validation/verdicts.yaml: dates, alpha), section 4's rows
-(``docs/validation_replicates_earlier_rules.csv.gz``) and the scenarios' pseudo-true values
+(``docs/validation_replicates_earlier_rules.csv.gz`` and ``docs/validation_replicates.csv.gz``)
+and the scenarios' pseudo-true values
 (benchmarks/results/scenario_bias.json, written by benchmarks/scenario_bias.py: rerun this
 script after it)::
 
