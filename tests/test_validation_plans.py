@@ -164,3 +164,24 @@ def test_forcing_check_keys_are_the_checks_an_audit_lets_force(planted_results):
     inference = plan.inference.model_copy(update={"placebo_forces_inconclusive": False})
     keys = forcing_check_keys(plan.model_copy(update={"inference": inference}))
     assert keys == ["pre-trend (log_duration)", "anticipation (log_duration)"]
+
+
+def test_the_anticipation_rerun_fails_the_same_checks_in_the_same_replicates():
+    """docs/validation.md section 4 says the anticipation design's rerun under the current plan
+    has its pre-trend and anticipation checks at the earlier run's estimates, failing in the same
+    replicates: the committed rows of both runs show it."""
+    import csv
+    import gzip
+
+    def checks(name):
+        with gzip.open(ROOT / "docs" / name, "rt", newline="") as fh:
+            return {(r["replicate"], r["test_id"]): r for r in csv.DictReader(fh)
+                    if r["kind"] == "check" and r["test_id"].startswith(("pre-trend", "anticipation"))}
+
+    now = checks("validation_anticipation.csv.gz")
+    before = checks("validation_anticipation_earlier_rules.csv.gz")
+    assert before and set(before) <= set(now)
+    for key, row in before.items():
+        assert now[key]["verdict"] == row["verdict"], key
+        if row["estimate"]:
+            assert abs(float(now[key]["estimate"]) - float(row["estimate"])) <= 1e-12, key

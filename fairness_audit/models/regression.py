@@ -383,7 +383,7 @@ def _fit_pyfixest(design: Design, ssc_k_fixef: str, max_iter: int = MAX_ITER, na
         data[c] = data[c].astype(str)
     ssc = pf.ssc(k_adj=True, k_fixef=ssc_k_fixef, G_adj=True, G_df="min")
     # a CR2 model's covariance is computed below from the fit: the engine's clustered one would
-    # be thrown away (1 to 2.5 s a logit of 2 M rows: benchmarks/bench_engine_vcov.py)
+    # be thrown away (about 1 s a logit of 2 M rows: benchmarks/bench_engine_vcov.py)
     vcov = "iid" if design.spec.cov_type == "CR2" else {"CRV1": design.cluster}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
