@@ -39,6 +39,7 @@ from fairness_audit.validation import (
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import marked_block  # noqa: E402
+from validation_text import guard_window, of, primary_significant, shares_close  # noqa: E402
 
 PAGE = HERE / "validation.md"
 SCENARIO_BIAS = HERE.parent / "benchmarks" / "results" / "scenario_bias.json"
@@ -131,10 +132,6 @@ def _join_names(names) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
-def _of(k: int, n: int) -> str:
-    return f"{k} of {n}"
-
-
 def _bound_word(k: int, n: int) -> str:
     return "within the bound" if k / n <= rate_bound(n) else "above the bound"
 
@@ -142,11 +139,6 @@ def _bound_word(k: int, n: int) -> str:
 def _range(values) -> str:
     values = sorted(set(values))
     return str(values[0]) if len(values) == 1 else f"{values[0]} to {values[-1]}"
-
-
-def _months(start, end) -> int:
-    """Whole calendar months from ``start`` to ``end`` (both first days of a month)."""
-    return (end.year - start.year) * 12 + end.month - start.month
 
 
 def _lean(reps, test_id: str) -> tuple[float, int]:
@@ -158,11 +150,7 @@ def _lean(reps, test_id: str) -> tuple[float, int]:
 
 
 def _significant(test: dict) -> bool:
-    """The primary test alone: significant after adjustment (the plan's alpha) with the
-    concern's sign."""
-    return (test["p_adjusted"] not in ("", None)
-            and float(test["p_adjusted"]) < PLAN.inference.alpha
-            and float(test["estimate"]) * float(test["concern_sign"]) > 0)
+    return primary_significant(test, PLAN.inference.alpha)
 
 
 def _significant_share(reps, prefix: str) -> tuple[int, int]:
@@ -177,21 +165,17 @@ def _drop_reason(hypothesis: str, reps, earlier) -> str:
     prefix = PRIMARY[hypothesis]
     significant, n = _significant_share(reps, prefix)
     before, m = _significant_share(earlier, prefix)
-    p, q = significant / n, before / m
-    # two standard errors of the difference of two shares
-    close = abs(p - q) <= 2 * ((p * (1 - p) / n + q * (1 - q) / m) ** 0.5 or 1 / n)
+    close = shares_close(significant, n, before, m)
     consistent = _count(reps, prefix)
     text = (f"in {hypothesis}'s case the primary estimate alone is significant with the "
-            f"concern's sign in {_of(significant, n)} audits ({before / m:.1%} under the "
+            f"concern's sign in {of(significant, n)} audits ({before / m:.1%} under the "
             f"earlier rules: {'within' if close else 'beyond'} two standard errors)")
     guard_model = PLAN.models.get(f"{hypothesis}_before_covid")
     if guard_model is None:  # no guards: only the primary's own precision and the checks
         return text + f", and {consistent} of them are consistent after its design checks"
-    policy, guard_end = PLAN.policy, guard_model.end
     return (text + " and its "
-            f"guards (the decisions before {guard_end:%B %Y}, "
-            f"{_months(policy.start, guard_end)} of the {_months(policy.start, policy.end)} "
-            "post-policy months; the decisions outside special dockets) "
+            f"guards ({guard_window(PLAN.policy, guard_model.end)}; the decisions outside "
+            "special dockets) "
             f"let {consistent} of them through: the guards are the cost, the price of a verdict "
             f"that a court-level shock cannot produce (the `shocks` rows above)")
 
@@ -234,7 +218,7 @@ class _Runs:
         return _share(self.reps(rules, design))[0]
 
     def flagged(self, rules: str, design: str) -> str:
-        return _of(self.hits(rules, design), self.n(rules, design))
+        return of(self.hits(rules, design), self.n(rules, design))
 
     def tests(self, rules: str, design: str, names=PRIMARY) -> dict[str, int]:
         return {h: _count(self.reps(rules, design), PRIMARY[h]) for h in names}
@@ -290,7 +274,7 @@ def _shocks(r: _Runs) -> str:
     return (
         f"* **shocks**: the earlier rules false-flag {r.flagged('earlier', 'null_shocks')} "
         "audits (H2 and H7: the special dockets of a few slow judges, and the closures, move "
-        f"shortfall and outcomes together). The current rules bring it to {_of(shocks, nshocks)} "
+        f"shortfall and outcomes together). The current rules bring it to {of(shocks, nshocks)} "
         f"({shocks / nshocks:.2f}), {_bound_word(shocks, nshocks)} at R = {nshocks} "
         f"({rate_bound(nshocks):.3f}): court x month effects absorb the closures "
         "(docs/simulator.md: the closure alone is absorbed completely) and the guard without "
@@ -310,7 +294,7 @@ def _shocks(r: _Runs) -> str:
            "the rest (H4's juvenile term among them)." if shocks / nshocks > rate_bound(nshocks)
            else "")
         + " Holding the guards at the family's level (`inference.guard_level: family`, "
-        f"docs/models.md) brings it to {_of(fam_shocks, nshocks)} on the same replicates, "
+        f"docs/models.md) brings it to {of(fam_shocks, nshocks)} on the same replicates, "
         f"{_bound_word(fam_shocks, nshocks)}, at a cost in power of at most {cost[0]} of "
         f"{cost[1]} audits for any primary test in the planted designs at 100 judges (the rows "
         "\"family\" above; recomputed from the same replicates by "
@@ -349,7 +333,7 @@ def _drift(r: _Runs) -> str:
         f"{r.flagged('earlier', 'null_drift')} before: judged by "
         "significance the placebo term blocked most such verdicts; judged by relevance it passes "
         "(its deviation is smaller than the smallest effect of interest). At national size "
-        f"H1's primary interval excludes zero in {_of(h1_excludes, nat_null)} no-effect audits, "
+        f"H1's primary interval excludes zero in {of(h1_excludes, nat_null)} no-effect audits, "
         "and what holds H1's error rate there is the smallest effect of interest (below).")
 
 
@@ -425,7 +409,7 @@ def _national(r: _Runs) -> str:
         f"model of H1, H2 and H7; {min(seconds) / 60:.0f} to {max(seconds) / 60:.0f} minutes a "
         f"replicate, run with one worker"
         + ("; these rows ran with CRV1 errors, before CR2" if nat != "current" else "")
-        + f"): {_of(nat_hits, nat_null)} "
+        + f"): {of(nat_hits, nat_null)} "
         "audits of the no-effect arm flagged"
         + (" (" + ", ".join(f"{h} in {k}" for h, k in nat_flags.items()) + "; "
            f"{_bound_word(nat_hits, nat_null)})" if nat_flags else "")

@@ -41,6 +41,7 @@ from fairness_audit.validation import NO_EFFECT, markdown, read_rows, summarise,
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import marked_block  # noqa: E402
+from validation_text import guard_window, of, primary_significant, shares_close  # noqa: E402
 
 PAGE = HERE / "validation.md"
 # the current plan's run (CR2 errors for the court x month models)
@@ -239,32 +240,13 @@ def _planted_by_replicate(rows) -> dict[str, dict[str, dict]]:
     return out
 
 
-def _significant(test: dict, alpha: float) -> bool:
-    """The primary test alone: significant after adjustment with the concern's sign."""
-    return (test.get("p_adjusted") not in ("", None) and float(test["p_adjusted"]) < alpha
-            and float(test["estimate"]) * float(test["concern_sign"]) > 0)
-
-
-def _share_close(k: int, n: int, k0: int, n0: int) -> bool:
-    """Whether two shares are within two standard errors of their difference."""
-    p, q = k / n, k0 / n0
-    return abs(p - q) <= 2 * ((p * (1 - p) / n + q * (1 - q) / n0) ** 0.5 or 1 / n)
-
-
-def _months(start, end) -> int:
-    """Whole calendar months from ``start`` to ``end`` (both first days of a month)."""
-    return (end.year - start.year) * 12 + end.month - start.month
-
-
 def _guard_text(config, hypothesis: str, guard_id: str) -> str:
     """A guard named with what it keeps: decisions before its model's end date, if it has one."""
     model = config.models[next(t.model for t in config.hypotheses[hypothesis].tests
                                if t.id == guard_id)]
     if model.end is None:
         return f"`{guard_id}`"
-    return (f"`{guard_id}` (the decisions before {model.end:%B %Y}, "
-            f"{_months(config.policy.start, model.end)} of the "
-            f"{_months(config.policy.start, config.policy.end)} post-policy months)")
+    return f"`{guard_id}` ({guard_window(config.policy, model.end)})"
 
 
 def _where_lost(test_id: str, rows, earlier_rows) -> tuple[str, bool]:
@@ -279,8 +261,8 @@ def _where_lost(test_id: str, rows, earlier_rows) -> tuple[str, bool]:
     now, before = _planted_by_replicate(rows), _planted_by_replicate(earlier_rows)
     forcing = [k for k in forcing_check_keys(config)
                if any(d.get(k, {}).get("hypothesis") == hypothesis for d in now.values())]
-    significant = [d for d in now.values() if _significant(d[test_id], alpha)]
-    significant_before = [d for d in before.values() if _significant(d[test_id], alpha)]
+    significant = [d for d in now.values() if primary_significant(d[test_id], alpha)]
+    significant_before = [d for d in before.values() if primary_significant(d[test_id], alpha)]
     stopped = {g: sum(d[f"guard {g} of {test_id}"]["verdict"] != "passed" for d in significant)
                for g in guards}
     unguarded = [d for d in significant
@@ -290,7 +272,7 @@ def _where_lost(test_id: str, rows, earlier_rows) -> tuple[str, bool]:
         return sum(d[key]["verdict"] == "failed" for d in ds if key in d)
 
     text = (f"{test_id}'s estimate alone is significant with the concern's sign in "
-            f"{_of(len(significant), len(now))} audits ({len(significant_before)} under the "
+            f"{of(len(significant), len(now))} audits ({len(significant_before)} under the "
             "earlier rules); of these, " + _join(
                 [f"{_guard_text(config, hypothesis, g)} stopped {stopped[g]}" for g in guards]))
     if forcing:
@@ -298,12 +280,8 @@ def _where_lost(test_id: str, rows, earlier_rows) -> tuple[str, bool]:
             [f"`{k}` made {forced(unguarded, k)} \"inconclusive\" "
              f"({forced(significant_before, k)} under the earlier rules)" for k in forcing]))
     consistent = sum(d[test_id]["verdict"] == "consistent with the concern" for d in now.values())
-    close = _share_close(len(significant), len(now), len(significant_before), len(before))
+    close = shares_close(len(significant), len(now), len(significant_before), len(before))
     return text + f", leaving {consistent}", close
-
-
-def _of(k: int, n: int) -> str:
-    return f"{k} of {n}"
 
 
 def _drops(summary, earlier, rows, earlier_rows) -> str:
