@@ -365,10 +365,16 @@ def run(designs: Sequence[str], replicates: int, out: Path, *, workers: int = 2,
     :class:`RowsInUse`.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _sole_writer(out):
-        return _run(designs, replicates, out, workers=workers, start=start,
-                    max_minutes=max_minutes, log=log, progress=progress, replicate=replicate,
-                    **spec_options)
+    with _sole_writer(out), open(out, "a", newline="") as fh:
+        done = _done(out)
+        specs = [ReplicateSpec(design=d, replicate=i, **spec_options)
+                 for i in range(start, start + replicates) for d in designs if (d, i) not in done]
+        log(f"{len(specs)} replicate(s) to run ({len(done)} already in {out}), {workers} worker(s)")
+        if fh.tell() == 0:
+            csv.DictWriter(fh, fieldnames=FIELDS).writeheader()
+        _append_replicates(specs, fh, workers=workers, max_minutes=max_minutes, log=log,
+                           progress=progress, replicate=replicate or run_replicate)
+    return out
 
 
 class RowsInUse(ValueError):
@@ -400,67 +406,57 @@ def _sole_writer(out: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _run(designs: Sequence[str], replicates: int, out: Path, *, workers: int, start: int,
-         max_minutes: float | None, log, progress: ProgressLike, replicate,
-         **spec_options: Any) -> Path:
+def _append_replicates(specs: list[ReplicateSpec], fh, *, workers: int,
+                       max_minutes: float | None, log, progress: ProgressLike, replicate) -> None:
+    """Run ``specs`` in ``workers`` processes, appending each replicate's rows to ``fh`` as it
+    finishes."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    done = _done(out)
-    specs = [ReplicateSpec(design=d, replicate=i, **spec_options)
-             for i in range(start, start + replicates) for d in designs if (d, i) not in done]
-    log(f"{len(specs)} replicate(s) to run ({len(done)} already in {out}), {workers} worker(s)")
-    new_file = not out.exists()
     deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
     t0 = time.monotonic()
-    with open(out, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        if new_file:
-            writer.writeheader()
-        ctx = mp.get_context("spawn")
-        with _one_thread_per_worker(), \
-                ProcessPoolExecutor(workers, mp_context=ctx) as pool, \
-                as_progress(progress).task("replicates", len(specs)) as task:
-            # one replicate per worker is handed out at a time, so that after the time limit
-            # none starts however quickly the running ones return
-            waiting = iter(specs)
-            running = {pool.submit(replicate or run_replicate, s): s
-                       for s in itertools.islice(waiting, workers)}
-            written: set[ReplicateSpec] = set()
-            try:
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        rows = future.result()
-                        written.add(running.pop(future))
-                        # a replicate's rows in one write, so that a run stopped mid-way
-                        # leaves whole replicates (and at most a cut line, see snapshot)
-                        fh.write(_csv_text(rows))
-                        fh.flush()
-                        task.advance()
-                        first = rows[0]
-                        log(f"[{len(written)}/{len(specs)}] {first['design']} "
-                            f"#{first['replicate']}: "
-                            f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
-                            f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
-                        if deadline and time.monotonic() > deadline:
-                            left = len(specs) - len(written) - len(running)
-                            log(f"time limit reached: {left} replicate(s) not started, those "
-                                "running finish (rows so far are kept; rerun to resume)")
-                            deadline = None
-                            waiting = iter(())
-                        for spec in itertools.islice(waiting, 1):
-                            running[pool.submit(replicate or run_replicate, spec)] = spec
-            except BrokenProcessPool:
-                left = sorted(f"{s.design} #{s.replicate}" for s in specs if s not in written)
-                raise WorkerDied(
-                    f"a worker process died before it returned (the system kills the largest "
-                    f"process when memory runs out: fewer --workers, or a larger machine); "
-                    f"{len(left)} replicate(s) not written: {', '.join(left[:6])}"
-                    f"{', ...' if len(left) > 6 else ''}. The rows so far are in {out}; rerun to "
-                    "resume.") from None
-    return out
+    ctx = mp.get_context("spawn")
+    with _one_thread_per_worker(), \
+            ProcessPoolExecutor(workers, mp_context=ctx) as pool, \
+            as_progress(progress).task("replicates", len(specs)) as task:
+        # one replicate per worker is handed out at a time, so that after the time limit
+        # none starts however quickly the running ones return
+        waiting = iter(specs)
+        running = {pool.submit(replicate, s): s for s in itertools.islice(waiting, workers)}
+        written: set[ReplicateSpec] = set()
+        try:
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    rows = future.result()
+                    written.add(running.pop(future))
+                    # a replicate's rows in one write, so that a run stopped mid-way leaves
+                    # whole replicates (and at most a cut line, see snapshot)
+                    fh.write(_csv_text(rows))
+                    fh.flush()
+                    task.advance()
+                    first = rows[0]
+                    log(f"[{len(written)}/{len(specs)}] {first['design']} "
+                        f"#{first['replicate']}: "
+                        f"{'ERROR ' + str(first['error'])[:200] if first['kind'] == 'error' else 'ok'} "
+                        f"({first['seconds']} s; {time.monotonic() - t0:.0f} s elapsed)")
+                    if deadline and time.monotonic() > deadline:
+                        left = len(specs) - len(written) - len(running)
+                        log(f"time limit reached: {left} replicate(s) not started, those "
+                            "running finish (rows so far are kept; rerun to resume)")
+                        deadline = None
+                        waiting = iter(())
+                    for spec in itertools.islice(waiting, 1):
+                        running[pool.submit(replicate, spec)] = spec
+        except BrokenProcessPool:
+            left = sorted(f"{s.design} #{s.replicate}" for s in specs if s not in written)
+            raise WorkerDied(
+                f"a worker process died before it returned (the system kills the largest "
+                f"process when memory runs out: fewer --workers, or a larger machine); "
+                f"{len(left)} replicate(s) not written: {', '.join(left[:6])}"
+                f"{', ...' if len(left) > 6 else ''}. The rows so far are in {fh.name}; rerun "
+                "to resume.") from None
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
