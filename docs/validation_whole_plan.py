@@ -341,12 +341,13 @@ def _null_t_spread(rows: list[dict[str, str]], court_month: dict[str, bool]) -> 
     return out
 
 
-def quota_spread(path: Path, errors: str, replicate_rows: list | None = None) -> str:
+def quota_spread(path: Path, errors: str, replicate_rows: list | None = None,
+                 summary=None) -> str:
     """What the rows show of the quota terms' standard errors: the spread of the estimates over
     their mean standard error and the coverage, court x month models against fiscal ones, and
     on the null design the spread of their t-statistics."""
     replicate_rows = replicate_rows if replicate_rows is not None else read_rows([path])
-    summary = summarise_rows(replicate_rows)
+    summary = summary or summarise_rows(replicate_rows)
     court_month = {name: "court_id^calendar_month" in spec.fixed_effects
                    for name, spec in load_config().models.items()}
     rows = _quota_rows(summary)
@@ -389,8 +390,8 @@ def crv1_spread() -> str:
     return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model")
 
 
-def cr2_spread(rows: list | None = None) -> str:
-    return quota_spread(ROWS, "CR2 errors for the models of H2, H4 and H7", rows)
+def cr2_spread(rows: list | None = None, summary=None) -> str:
+    return quota_spread(ROWS, "CR2 errors for the models of H2, H4 and H7", rows, summary)
 
 
 def anticipation() -> str:
@@ -411,7 +412,7 @@ def write(check: bool = False) -> bool:
     rows = read_rows([ROWS])
     summary = summarise_rows(rows)
     blocks = {BLOCK: render(summary) + "\n", READING_BLOCK: reading(summary, rows=rows) + "\n",
-              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_spread(rows) + "\n",
+              CRV1_BLOCK: crv1_spread() + "\n", CR2_BLOCK: cr2_spread(rows, summary) + "\n",
               ANTICIPATION_BLOCK: anticipation() + "\n"}
     return marked_block.update(PAGE, blocks, check=check)
 
