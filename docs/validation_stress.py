@@ -55,6 +55,8 @@ RULES = {"current": "court x month effects (CR2 errors), guards, checks judged b
                    "family`; recomputed from the same replicates)",
          "crv1": "as current, with CRV1 errors for H2, H4 and H7 (the run before CR2)",
          "earlier": "fiscal-year and fiscal-month effects, no guards, checks judged by significance"}
+# how each run's national replicates ran (a replicate's time depends on it)
+NATIONAL_WORKERS = {"current": "two workers", "crv1": "one worker"}
 # the verdict-only plan the stress replicates ran (its dates and alpha enter the reading)
 PLAN = load_config(HERE.parent / "configs" / "validation" / "verdicts.yaml")
 BLOCK, READING_BLOCK = "validation_stress", "validation_stress_reading"  # docs/marked_block.py
@@ -407,7 +409,7 @@ def _national(r: _Runs) -> str:
         f"* **national** ({judges[0]:,} judges in {courts[0]} courts, "
         f"{min(decisions) / 1e6:.1f} to {max(decisions) / 1e6:.1f} million decisions per primary "
         f"model of H1, H2 and H7; {min(seconds) / 60:.0f} to {max(seconds) / 60:.0f} minutes a "
-        f"replicate, run with one worker"
+        f"replicate, run with {NATIONAL_WORKERS[nat]}"
         + ("; these rows ran with CRV1 errors, before CR2" if nat != "current" else "")
         + f"): {of(nat_hits, nat_null)} "
         "audits of the no-effect arm flagged"
