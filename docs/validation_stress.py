@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -501,7 +502,59 @@ def _errors(r: _Runs) -> str:
                  f"{_size(r.reps('current', 'planted')).replace(' (', ' judges in ').rstrip(')')}"
                  " courts here): fewer primary tests exclude zero, more guards fail to, and "
                  "fewer placebo checks fail.")
-    return text
+    return text + _errors_by_size(r, designs)
+
+
+def _se_ratios(r: _Runs, designs) -> dict[str, float]:
+    """The median, over the replicates both runs have, of CR2 over CRV1 standard error of H2's
+    and H7's primary tests and of H4's group terms (matched by design, replicate and test)."""
+    ratios: dict[str, list[float]] = {"H2's": [], "H7's": [], "H4's group terms'": []}
+    for design in designs:
+        now, before = r.reps("current", design), r.reps("crv1", design)
+        for replicate in set(now) & set(before):
+            crv1 = {t["test_id"]: t["std_error"] for t in before[replicate]}
+            for t in now[replicate]:
+                name = {"H2": "H2's", "H7": "H7's", "H4": "H4's group terms'"}.get(t["hypothesis"])
+                if name and t["std_error"] and crv1.get(t["test_id"]):
+                    ratios[name].append(float(t["std_error"]) / float(crv1[t["test_id"]]))
+    return {name: statistics.median(v) for name, v in ratios.items() if v}
+
+
+def _errors_by_size(r: _Runs, designs) -> str:
+    """How much CR2 widens the primary tests' standard errors with few judges a court and at
+    national size, and the national design's flags and power under both errors."""
+    small = _se_ratios(r, designs)
+    if not small:
+        return ""
+
+    def per_court(design):
+        tests = next(iter(r.reps("current", design).values()))
+        return round(float(tests[0]["n_judges"]) / float(tests[0]["n_courts"]))
+
+    def ratios(medians):
+        return _join_names([f"{name} {m:.2f}" for name, m in medians.items()])
+
+    text = (" Median ratio of the CR2 to the CRV1 standard error of the primary tests, "
+            f"{ratios(small)} at 100 judges ({per_court(designs[0])} a court)")
+    if not all(r.reps("current", d) and r.reps("crv1", d) for d in NATIONAL):
+        return text + "."
+    both = sorted(set(r.reps("current", "null_national")) & set(r.reps("crv1", "null_national")))
+    planted = sorted(set(r.reps("current", "planted_national"))
+                     & set(r.reps("crv1", "planted_national")))
+
+    def flags(rules):
+        return _share({k: r.reps(rules, "null_national")[k] for k in both})[0]
+
+    def consistent(rules, h):
+        return _count({k: r.reps(rules, "planted_national")[k] for k in planted}, PRIMARY[h])
+
+    return (text + f", and {ratios(_se_ratios(r, NATIONAL))} at national size (about "
+            f"{per_court('null_national')} judges a court); there, on the replicates both ran, "
+            f"`null_national` flagged {of(flags('current'), len(both))} audits (CRV1: "
+            f"{flags('crv1')}) and in `planted_national` "
+            + ", ".join(f"{h} was consistent in {consistent('current', h)} (CRV1: "
+                        f"{consistent('crv1', h)})" for h in ("H2", "H4", "H7"))
+            + f" of {len(planted)}.")
 
 
 def reading(rows: dict[str, list] | None = None) -> str:
