@@ -465,24 +465,34 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def snapshot(source: Path, out: Path) -> dict[str, int]:
-    """Copy the whole replicates of a harness's CSV (one a run is still appending to) to a gzip
-    file that holds the same bytes for the same rows (no time or file name in its header): what
-    is committed while a long run goes on. A replicate with a row cut short (a run stopped in
-    the middle of writing it) is left out. Returns the replicates copied per design.
+def snapshot(sources: Path | Sequence[Path], out: Path) -> dict[str, int]:
+    """Copy the whole replicates of a harness's CSVs (one a run is still appending to) to one
+    gzip file that holds the same bytes for the same rows (no time or file name in its header):
+    what is committed while a long run goes on. A replicate with a row cut short (a run stopped
+    in the middle of writing it) is left out; a replicate found in two files is refused. Returns
+    the replicates copied per design.
 
     Rows are read as text: a spreadsheet or pandas reading the file with its defaults takes the
     design ``null`` for a missing value and loses those rows.
     """
-    with open(source, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != FIELDS:
-            raise ValueError(f"{source}: its columns are not this harness's; rewrite it first "
-                             "with `python -m fairness_audit.validation upgrade FILE`")
-        rows = list(reader)
-    cut = {(r["design"], r["replicate"]) for r in rows
-           if None in r or any(v is None for v in r.values())}
-    kept = [r for r in rows if (r["design"], r["replicate"]) not in cut]
+    kept: list[dict[str, str]] = []
+    found_in: dict[tuple[str, str], Path] = {}
+    for source in [sources] if isinstance(sources, Path) else sources:
+        with open(source, newline="") as fh:
+            reader = csv.DictReader(fh)
+            if tuple(reader.fieldnames or ()) != FIELDS:
+                raise ValueError(f"{source}: its columns are not this harness's; rewrite it "
+                                 "first with `python -m fairness_audit.validation upgrade FILE`")
+            rows = list(reader)
+        cut = {(r["design"], r["replicate"]) for r in rows
+               if None in r or any(v is None for v in r.values())}
+        whole = [r for r in rows if (r["design"], r["replicate"]) not in cut]
+        for key in dict.fromkeys((r["design"], r["replicate"]) for r in whole):
+            if key in found_in:
+                raise ValueError(f"{source}: replicate {key[0]} #{key[1]} is in {found_in[key]} "
+                                 "too; snapshot files of different replicates")
+            found_in[key] = source
+        kept += whole
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "wb") as raw, \
@@ -1049,9 +1059,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sum.add_argument("--alpha", type=float, default=0.05)
     p_up = sub.add_parser("upgrade", help="rewrite an earlier harness's CSV with this one's columns")
     p_up.add_argument("csv", type=Path, nargs="+")
-    p_snap = sub.add_parser("snapshot", help="copy a CSV's whole replicates to a .csv.gz that "
-                            "is the same bytes for the same rows (to commit a run under way)")
-    p_snap.add_argument("csv", type=Path)
+    p_snap = sub.add_parser("snapshot", help="copy the whole replicates of one or more CSVs to a "
+                            ".csv.gz that is the same bytes for the same rows (to commit a run "
+                            "under way)")
+    p_snap.add_argument("csv", type=Path, nargs="+")
     p_snap.add_argument("out", type=Path, help="the .csv.gz to write")
     p_re = sub.add_parser("recheck", help="run committed replicates again with this code and "
                           "compare every value (are rows of an earlier commit still this code's?)")

@@ -223,6 +223,26 @@ def test_snapshot_copies_whole_replicates_to_the_same_bytes(tmp_path):
     assert sum(r["design"] == "null" for r in kept) == 4
 
 
+def test_snapshot_joins_files_and_refuses_a_replicate_found_twice(tmp_path, capsys):
+    """Two runs' files (the 100-judge designs and `national`) into one snapshot, each file's cut
+    replicate left out; the same replicate in both files is an error, not a doubled count."""
+    small, national = tmp_path / "stress.csv", tmp_path / "national.csv"
+    _write(small, [{"design": "null_drift", "replicate": i, "kind": "test"} for i in range(2)])
+    _write(national, [{"design": "null_national", "replicate": i, "kind": "test"}
+                      for i in range(3)])
+    text = national.read_text()
+    national.write_text(text[: text.rindex("null_national") + 5])  # #2 cut short
+    out = tmp_path / "all.csv.gz"
+    assert validation.main(["snapshot", str(small), str(national), str(out)]) == 0
+    assert "2 null_drift replicate(s), 2 null_national replicate(s)" in capsys.readouterr().out
+    assert [(r["design"], r["replicate"]) for r in validation.read_rows([out])] == [
+        ("null_drift", "0"), ("null_drift", "1"), ("null_national", "0"), ("null_national", "1")]
+    twice = tmp_path / "twice.csv.gz"
+    assert validation.main(["snapshot", str(small), str(national), str(small), str(twice)]) == 2
+    assert f"error: {small}: replicate null_drift #0 is in {small} too" in capsys.readouterr().err
+    assert not twice.exists()
+
+
 def test_snapshot_refuses_a_csv_of_other_columns(tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text("design,replicate\nnull,0\n")
