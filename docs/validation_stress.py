@@ -57,7 +57,7 @@ RULES = {"current": "court x month effects (CR2 errors), guards, checks judged b
          "crv1": "as current, with CRV1 errors for H2, H4 and H7 (the run before CR2)",
          "earlier": "fiscal-year and fiscal-month effects, no guards, checks judged by significance"}
 # how each run's national replicates ran (a replicate's time depends on it)
-NATIONAL_WORKERS = {"current": "two workers", "crv1": "one worker"}
+NATIONAL_WORKERS = {"current": "two workers (its first no-effect replicate, one)", "crv1": "one worker"}
 # the verdict-only plan the stress replicates ran (its dates and alpha enter the reading)
 PLAN = load_config(HERE.parent / "configs" / "validation" / "verdicts.yaml")
 BLOCK, READING_BLOCK = "validation_stress", "validation_stress_reading"  # docs/marked_block.py
