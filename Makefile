@@ -27,8 +27,12 @@ demo-docs: demo
 screenshot: demo
 	$(BIN)/python docs/make_screenshot.py out/demo
 
+# two processes, one per core of the 2-core machine the suite is sized for (TEST_WORKERS=0 runs
+# it in this one); --dist loadfile keeps each file's tests in one process, so a file's audit
+# fixtures run once. Each process builds the session fixtures (tests/conftest.py) it needs.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile
 
 slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
