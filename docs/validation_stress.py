@@ -505,13 +505,18 @@ def _errors(r: _Runs) -> str:
     return text + _errors_by_size(r, designs)
 
 
+def _shared(r: _Runs, design: str) -> list[str]:
+    """The replicates of ``design`` that both the current run and the CRV1 run have."""
+    return sorted(set(r.reps("current", design)) & set(r.reps("crv1", design)))
+
+
 def _se_ratios(r: _Runs, designs) -> dict[str, float]:
     """The median, over the replicates both runs have, of CR2 over CRV1 standard error of H2's
     and H7's primary tests and of H4's group terms (matched by design, replicate and test)."""
     ratios: dict[str, list[float]] = {"H2's": [], "H7's": [], "H4's group terms'": []}
     for design in designs:
         now, before = r.reps("current", design), r.reps("crv1", design)
-        for replicate in set(now) & set(before):
+        for replicate in _shared(r, design):
             crv1 = {t["test_id"]: t["std_error"] for t in before[replicate]}
             for t in now[replicate]:
                 name = {"H2": "H2's", "H7": "H7's", "H4": "H4's group terms'"}.get(t["hypothesis"])
@@ -538,9 +543,7 @@ def _errors_by_size(r: _Runs, designs) -> str:
             f"{ratios(small)} at 100 judges ({per_court(designs[0])} a court)")
     if not all(r.reps("current", d) and r.reps("crv1", d) for d in NATIONAL):
         return text + "."
-    both = sorted(set(r.reps("current", "null_national")) & set(r.reps("crv1", "null_national")))
-    planted = sorted(set(r.reps("current", "planted_national"))
-                     & set(r.reps("crv1", "planted_national")))
+    both, planted = _shared(r, "null_national"), _shared(r, "planted_national")
 
     def flags(rules):
         return _share({k: r.reps(rules, "null_national")[k] for k in both})[0]

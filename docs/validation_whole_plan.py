@@ -341,13 +341,11 @@ def _null_t_spread(rows: list[dict[str, str]], court_month: dict[str, bool]) -> 
     return out
 
 
-def quota_spread(path: Path, errors: str, replicate_rows: list | None = None,
-                 summary=None) -> str:
-    """What the rows show of the quota terms' standard errors: the spread of the estimates over
-    their mean standard error and the coverage, court x month models against fiscal ones, and
-    on the null design the spread of their t-statistics."""
-    replicate_rows = replicate_rows if replicate_rows is not None else read_rows([path])
-    summary = summary or summarise_rows(replicate_rows)
+def quota_spread(path: Path, errors: str, replicate_rows: list, summary) -> str:
+    """What the rows of ``path`` (``replicate_rows``, summarised in ``summary``) show of the
+    quota terms' standard errors: the spread of the estimates over their mean standard error and
+    the coverage, court x month models against fiscal ones, and on the null design the spread of
+    their t-statistics."""
     court_month = {name: "court_id^calendar_month" in spec.fixed_effects
                    for name, spec in load_config().models.items()}
     rows = _quota_rows(summary)
@@ -387,10 +385,12 @@ def quota_spread(path: Path, errors: str, replicate_rows: list | None = None,
 
 
 def crv1_spread() -> str:
-    return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model")
+    rows = read_rows([CRV1_ROWS])
+    return quota_spread(CRV1_ROWS, "CRV1 errors for every decision-level model", rows,
+                        summarise_rows(rows))
 
 
-def cr2_spread(rows: list | None = None, summary=None) -> str:
+def cr2_spread(rows: list, summary) -> str:
     return quota_spread(ROWS, "CR2 errors for the models of H2, H4 and H7", rows, summary)
 
 

@@ -465,7 +465,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def snapshot(sources: Path | Sequence[Path], out: Path) -> dict[str, int]:
+def snapshot(sources: Sequence[Path], out: Path) -> dict[str, int]:
     """Copy the whole replicates of a harness's CSVs (one a run is still appending to) to one
     gzip file that holds the same bytes for the same rows (no time or file name in its header):
     what is committed while a long run goes on. A replicate with a row cut short (a run stopped
@@ -477,7 +477,7 @@ def snapshot(sources: Path | Sequence[Path], out: Path) -> dict[str, int]:
     """
     kept: list[dict[str, str]] = []
     found_in: dict[tuple[str, str], Path] = {}
-    for source in [sources] if isinstance(sources, Path) else sources:
+    for source in sources:
         with open(source, newline="") as fh:
             reader = csv.DictReader(fh)
             if tuple(reader.fieldnames or ()) != FIELDS:

@@ -215,8 +215,8 @@ def test_snapshot_copies_whole_replicates_to_the_same_bytes(tmp_path):
     text = path.read_text()
     path.write_text(text[: text.rindex("H2.primary") + 4])  # null #2 cut inside its first row
     first, second = tmp_path / "a.csv.gz", tmp_path / "b" / "a.csv.gz"
-    assert validation.snapshot(path, first) == {"planted": 3, "null": 2}
-    validation.snapshot(path, second)
+    assert validation.snapshot([path], first) == {"planted": 3, "null": 2}
+    validation.snapshot([path], second)
     assert first.read_bytes() == second.read_bytes()
     kept = validation.read_rows([first])
     assert [(r["design"], r["replicate"]) for r in kept][-2:] == [("planted", "2")] * 2
@@ -247,7 +247,7 @@ def test_snapshot_refuses_a_csv_of_other_columns(tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text("design,replicate\nnull,0\n")
     with pytest.raises(ValueError, match="upgrade"):
-        validation.snapshot(path, tmp_path / "out.csv.gz")
+        validation.snapshot([path], tmp_path / "out.csv.gz")
     assert not (tmp_path / "out.csv.gz").exists()
 
 
