@@ -511,9 +511,11 @@ _ROW_KEY = ("kind", "test_id", "role", "model", "term")
 
 
 def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
-            replicate=None, atol: float = 1e-12) -> dict[str, Any]:
+            config: str | None = None, replicate=None, atol: float = 1e-12) -> dict[str, Any]:
     """Run committed replicates again with this checkout's code and compare every value with
     the rows in ``path``: whether rows written by an earlier commit are still this code's.
+    ``config`` is the audit plan the rows ran with (as for :func:`run`; the rows do not record
+    it): the stress rows ran with configs/validation/verdicts.yaml.
 
     Returns the numbers compared, the largest absolute difference, the largest relative
     difference of the values that differ by more than ``atol`` (a zero computed as 1e-16 on one
@@ -527,7 +529,7 @@ def recheck(path: Path, designs: Sequence[str], replicates: Sequence[int], *,
     compared, largest, where, largest_abs, problems = 0, 0.0, None, 0.0, []
     for design in designs:
         for i in replicates:
-            spec = ReplicateSpec(design=design, replicate=i)
+            spec = ReplicateSpec(design=design, replicate=i, config=config)
             old = committed.get((design, str(i)), [])
             if not old:
                 problems.append(f"{design} #{i}: not in {path}")
@@ -1069,6 +1071,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_re.add_argument("csv", type=Path)
     p_re.add_argument("--design", action="append", choices=DESIGNS, required=True)
     p_re.add_argument("--replicate", type=int, action="append", required=True)
+    p_re.add_argument("--config", type=str, default=None,
+                      help="the audit plan the rows ran with (default: packaged)")
     p_re.add_argument("--rtol", type=float, default=1e-9,
                       help="largest relative difference taken as rounding (default 1e-9)")
     p_re.add_argument("--atol", type=float, default=1e-12,
@@ -1099,7 +1103,8 @@ def _main(args: argparse.Namespace) -> int:
                 progress=progress if isinstance(progress, Live) else None)
         print(markdown(summarise([args.out])))
     elif args.command == "recheck":
-        found = recheck(args.csv, args.design, args.replicate, atol=args.atol)
+        found = recheck(args.csv, args.design, args.replicate, config=args.config,
+                        atol=args.atol)
         print(f"{found['compared']} numbers compared; largest absolute difference "
               f"{found['largest_absolute_difference']:.1e}; largest relative difference beyond "
               f"{args.atol:g} {found['largest_relative_difference']:.1e}"

@@ -307,6 +307,20 @@ def test_recheck_compares_every_value_of_a_rerun_with_the_committed_rows(tmp_pat
     assert flipped["largest_absolute_difference"] == pytest.approx(2e-16)
 
 
+def test_recheck_reruns_with_the_plan_the_rows_ran_with(tmp_path, monkeypatch):
+    """The stress rows ran with configs/validation/verdicts.yaml: rechecked with the packaged
+    plan they would differ by every row that plan adds, so `--config` reaches the rerun."""
+    path = tmp_path / "rows.csv"
+    spec = validation.ReplicateSpec(design="null_shocks", replicate=7, config="verdicts.yaml")
+    with open(path, "w", newline="") as fh:
+        fh.write(",".join(FIELDS) + "\r\n" + validation._csv_text(_two_rows(spec)))
+    plans = []
+    monkeypatch.setattr(validation, "run_replicate", lambda s: plans.append(s.config) or _two_rows(s))
+    command = ["recheck", str(path), "--design", "null_shocks", "--replicate", "7"]
+    assert validation.main([*command, "--config", "verdicts.yaml"]) == 0
+    assert validation.main(command) == 0 and plans == ["verdicts.yaml", None]
+
+
 def test_a_placebo_check_is_held_to_its_level_only_where_its_terms_target_is_zero(tmp_path):
     """On the planted design a model's placebo slope can have a pseudo-true value that is not
     zero; the check that tests it against zero then fails more often than its level by rights."""
